@@ -1,0 +1,50 @@
+# Set-up, run and test the placements service. `make run` and `make test` are all a new machine needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PLACEMENTS_DATABASE_URL ?= sqlite:///var/placements.db
+
+.PHONY: run test lint typecheck contracts migrations-check pytest bench install clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/placements db upgrade
+	$(BIN)/placements seed
+	$(BIN)/placements tokens demo
+	$(BIN)/placements serve --host $(HOST) --port $(PORT)
+
+test: lint typecheck contracts migrations-check pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+migrations-check: $(STAMP)
+	$(BIN)/python -m placements.migrations.check
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no tests ran: failing"; exit 1; fi; exit $$status
+
+bench: $(STAMP)
+	$(BIN)/python -m solver bench
+
+clean:
+	rm -rf $(VENV) var/*.db var/*.db-*

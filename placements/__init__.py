@@ -1,0 +1,1 @@
+"""The placements service: domain rules, persistence, use cases and scheduled jobs."""

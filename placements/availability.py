@@ -1,0 +1,242 @@
+"""Live bed counts: a provider's update (version-checked by the database), history and summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from placements import audit
+from placements.auth import Actor
+from placements.beds import count_errors
+from placements.config import Settings
+from placements.db import Sessions
+from placements.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from placements.models import AvailabilityChange, Provider, Unit
+from placements.units import UnitView, is_stale, load_unit
+
+
+@dataclass(frozen=True)
+class AvailabilityUpdate:
+    """What a provider reports for a unit; reserved beds are the service's own."""
+
+    staffed_beds: int
+    occupied_beds: int
+    out_of_use_reason: str | None = None
+    resident_flags: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A unit's counts after one change."""
+
+    at: datetime
+    by: str
+    cause: str
+    staffed_beds: int
+    occupied_beds: int
+    reserved_beds: int
+    free_beds: int
+    out_of_use_reason: str | None
+    resident_flags: dict[str, int]
+    version: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Bed totals for one slice of the estate."""
+
+    approved: int = 0
+    staffed: int = 0
+    occupied: int = 0
+    reserved: int = 0
+    free: int = 0
+
+    def plus(self, unit: Unit) -> Totals:
+        """These totals with one more unit counted."""
+        return Totals(
+            self.approved + unit.approved_beds,
+            self.staffed + unit.staffed_beds,
+            self.occupied + unit.occupied_beds,
+            self.reserved + unit.reserved_beds,
+            self.free + unit.staffed_beds - unit.occupied_beds - unit.reserved_beds,
+        )
+
+
+@dataclass(frozen=True)
+class StaleHome:
+    """An active home with at least one unit not updated within the stale period."""
+
+    id: str
+    name: str
+    oldest_update: datetime
+
+
+@dataclass(frozen=True)
+class Summary:
+    """National and per-nation totals by designation, and the stale homes."""
+
+    national: dict[str, Totals]
+    nations: dict[str, dict[str, Totals]]
+    stale_homes: list[StaleHome]
+
+
+def snapshot(unit: Unit) -> dict[str, Any]:
+    """The availability part of a unit, as the audit log keeps it."""
+    return {
+        "staffed_beds": unit.staffed_beds,
+        "occupied_beds": unit.occupied_beds,
+        "reserved_beds": unit.reserved_beds,
+        "out_of_use_reason": unit.out_of_use_reason,
+        "resident_flags": dict(unit.resident_flags),
+        "version": unit.version,
+    }
+
+
+def record_change(session: Session, unit: Unit, *, by: str, cause: str, at: datetime) -> None:
+    """Append the unit's current counts to its history."""
+    session.add(
+        AvailabilityChange(
+            unit_id=unit.id,
+            at=at,
+            by=by,
+            cause=cause,
+            staffed_beds=unit.staffed_beds,
+            occupied_beds=unit.occupied_beds,
+            reserved_beds=unit.reserved_beds,
+            out_of_use_reason=unit.out_of_use_reason,
+            resident_flags=dict(unit.resident_flags),
+            version=unit.version,
+        )
+    )
+
+
+def update_availability(
+    sessions: Sessions,
+    actor: Actor,
+    unit_id: str,
+    change: AvailabilityUpdate,
+    *,
+    expected_version: int | None,
+    settings: Settings,
+    now: datetime,
+) -> UnitView:
+    """Replace a unit's reported counts if the client's version is still current."""
+    with sessions.begin() as session:
+        unit = load_unit(session, unit_id)
+        actor.require_provider(unit.provider_id)
+        reason = change.out_of_use_reason if change.staffed_beds < unit.approved_beds else None
+        errors = count_errors(
+            approved=unit.approved_beds,
+            staffed=change.staffed_beds,
+            occupied=change.occupied_beds,
+            reserved=unit.reserved_beds,
+            reason=change.out_of_use_reason,
+            resident_flags=change.resident_flags,
+        )
+        if errors:
+            raise InvalidInput(f"invalid availability for unit {unit_id}", errors=errors)
+        if expected_version != unit.version:
+            raise PreconditionFailed(
+                f"unit {unit_id} has changed (version {unit.version}); fetch it and retry"
+            )
+        before = snapshot(unit)
+        # The database decides who wins: the version must still match when the row is written.
+        statement = (
+            update(Unit)
+            .where(
+                Unit.id == unit_id,
+                Unit.version == expected_version,
+                Unit.reserved_beds + change.occupied_beds <= change.staffed_beds,
+            )
+            .values(
+                staffed_beds=change.staffed_beds,
+                occupied_beds=change.occupied_beds,
+                out_of_use_reason=reason,
+                resident_flags=dict(change.resident_flags),
+                updated_at=now,
+                updated_by=actor.label,
+                version=Unit.version + 1,
+            )
+            .returning(Unit.version)
+            .execution_options(synchronize_session=False)
+        )
+        try:
+            won = session.execute(statement).scalar_one_or_none()
+        except IntegrityError as error:
+            raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
+        if won is None:
+            raise PreconditionFailed(f"unit {unit_id} was changed by someone else; fetch and retry")
+        session.refresh(unit)
+        record_change(session, unit, by=actor.label, cause="provider_update", at=now)
+        audit.record(
+            session,
+            actor,
+            "availability.update",
+            "unit",
+            unit_id,
+            at=now,
+            before=before,
+            after=snapshot(unit),
+        )
+        return UnitView.of(unit, now=now, stale_hours=settings.stale_hours)
+
+
+def history(
+    sessions: Sessions, actor: Actor, unit_id: str, *, page: int = 1, page_size: int = 50
+) -> list[HistoryEntry]:
+    """A unit's availability changes, newest first."""
+    with sessions.read() as session:
+        if session.get(Unit, unit_id) is None:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        rows = session.scalars(
+            select(AvailabilityChange)
+            .where(AvailabilityChange.unit_id == unit_id)
+            .order_by(AvailabilityChange.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return [
+            HistoryEntry(
+                r.at,
+                r.by,
+                r.cause,
+                r.staffed_beds,
+                r.occupied_beds,
+                r.reserved_beds,
+                r.staffed_beds - r.occupied_beds - r.reserved_beds,
+                r.out_of_use_reason,
+                dict(r.resident_flags),
+                r.version,
+            )
+            for r in rows
+        ]
+
+
+def summary(sessions: Sessions, actor: Actor, *, settings: Settings, now: datetime) -> Summary:
+    """Totals by designation, nationally and per nation, and the homes whose counts are stale."""
+    national: dict[str, Totals] = {}
+    nations: dict[str, dict[str, Totals]] = {}
+    stale: list[StaleHome] = []
+    with sessions.read() as session:
+        providers = session.scalars(
+            select(Provider).options(joinedload(Provider.units)).order_by(Provider.id)
+        ).unique()
+        for provider in providers:
+            per_nation = nations.setdefault(provider.nation, {})
+            for unit in provider.units:
+                for totals in (national, per_nation):
+                    for key in (unit.designation, "all"):
+                        totals[key] = totals.get(key, Totals()).plus(unit)
+            oldest = min((u.updated_at for u in provider.units), default=None)
+            if (
+                provider.status == "active"
+                and oldest is not None
+                and is_stale(oldest, now=now, stale_hours=settings.stale_hours)
+            ):
+                stale.append(StaleHome(provider.id, provider.name, oldest))
+    return Summary(national, nations, stale)

@@ -1,0 +1,43 @@
+"""Settings of the service, read once from a mapping (the environment by default)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///var/placements.db"
+DEFAULT_INCOMPATIBLE_FLAGS: tuple[tuple[str, str], ...] = (("cse_victim", "sexual_harm_risk"),)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about the service, with the defaults of DESIGN.md."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    stale_hours: float = 24.0
+    offer_hours: float = 4.0
+    incompatible_flags: tuple[tuple[str, str], ...] = field(default=DEFAULT_INCOMPATIBLE_FLAGS)
+    smtp_url: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Settings:
+        """Build settings from `PLACEMENTS_*` keys, ignoring everything else."""
+        pairs = values.get("PLACEMENTS_INCOMPATIBLE_FLAGS")
+        return cls(
+            database_url=values.get("PLACEMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            stale_hours=float(values.get("PLACEMENTS_STALE_HOURS") or 24.0),
+            offer_hours=float(values.get("PLACEMENTS_OFFER_HOURS") or 4.0),
+            incompatible_flags=(
+                tuple((str(a), str(b)) for a, b in json.loads(pairs))
+                if pairs
+                else DEFAULT_INCOMPATIBLE_FLAGS
+            ),
+            smtp_url=values.get("PLACEMENTS_SMTP_URL") or None,
+        )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from the process environment."""
+        return cls.from_mapping(os.environ)

@@ -1,0 +1,194 @@
+"""SQLAlchemy models: homes, units and their live bed counts, authorities, tokens, the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store in UTC; naive values are refused rather than guessed."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so that migrations can name constraints."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Provider(Base):
+    """A secure children's home."""
+
+    __tablename__ = "provider"
+    __table_args__ = (
+        CheckConstraint("nation IN ('england', 'wales')", name="nation"),
+        CheckConstraint("status IN ('active', 'paused', 'closed')", name="status"),
+        CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    operator: Mapped[str] = mapped_column(String(200))
+    town: Mapped[str] = mapped_column(String(100))
+    nation: Mapped[str] = mapped_column(String(16))
+    lat: Mapped[float]
+    lon: Mapped[float]
+    status: Mapped[str] = mapped_column(String(16))
+    units: Mapped[list[Unit]] = relationship(
+        back_populates="provider", order_by="Unit.id", cascade="all, delete-orphan"
+    )
+
+
+class Unit(Base):
+    """A unit of a home with its live bed counts; `version` is the ETag of the availability."""
+
+    __tablename__ = "unit"
+    __table_args__ = (
+        CheckConstraint(
+            "occupied_beds >= 0 AND reserved_beds >= 0"
+            " AND occupied_beds + reserved_beds <= staffed_beds"
+            " AND staffed_beds <= approved_beds",
+            name="beds",
+        ),
+        CheckConstraint("designation IN ('welfare', 'justice', 'mixed')", name="designation"),
+        CheckConstraint("min_age <= max_age", name="ages"),
+        Index("ix_unit_provider_id", "provider_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(130), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("provider.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    approved_beds: Mapped[int] = mapped_column(Integer)
+    designation: Mapped[str] = mapped_column(String(16))
+    sexes: Mapped[list[str]] = mapped_column(Json)
+    min_age: Mapped[int]
+    max_age: Mapped[int]
+    specialisms: Mapped[list[str]] = mapped_column(Json)
+    staffed_beds: Mapped[int]
+    occupied_beds: Mapped[int]
+    reserved_beds: Mapped[int] = mapped_column(default=0)
+    out_of_use_reason: Mapped[str | None] = mapped_column(String(32))
+    resident_flags: Mapped[dict[str, int]] = mapped_column(Json)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(default=1)
+    provider: Mapped[Provider] = relationship(back_populates="units")
+
+
+class AvailabilityChange(Base):
+    """One entry of a unit's availability history: the counts after each change, and why."""
+
+    __tablename__ = "availability_change"
+    __table_args__ = (Index("ix_availability_change_unit_id_at", "unit_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("unit.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    by: Mapped[str] = mapped_column(String(200))
+    cause: Mapped[str] = mapped_column(String(64))
+    staffed_beds: Mapped[int]
+    occupied_beds: Mapped[int]
+    reserved_beds: Mapped[int]
+    out_of_use_reason: Mapped[str | None] = mapped_column(String(32))
+    resident_flags: Mapped[dict[str, int]] = mapped_column(Json)
+    version: Mapped[int]
+
+
+class LocalAuthority(Base):
+    """A placing local authority."""
+
+    __tablename__ = "local_authority"
+    __table_args__ = (
+        CheckConstraint("nation IN ('england', 'wales')", name="nation"),
+        CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nation: Mapped[str] = mapped_column(String(16))
+    lat: Mapped[float]
+    lon: Mapped[float]
+
+
+class ApiToken(Base):
+    """A bearer token: only its SHA-256 is kept; the role and scope say what it may do."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'director', 'provider', 'panel')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    authority_id: Mapped[str | None] = mapped_column(ForeignKey("local_authority.id"))
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("provider.id"))
+    panel_id: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AuditEvent(Base):
+    """Who did or read what, when, with the object's state before and after."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_object", "object_type", "object_id"),
+        Index("ix_audit_event_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor_label: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(130))
+    before: Mapped[Any | None] = mapped_column(Json)
+    after: Mapped[Any | None] = mapped_column(Json)
+    note: Mapped[str | None] = mapped_column(Text)
