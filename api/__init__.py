@@ -1,0 +1,65 @@
+"""HTTP entry point: the app factory wiring settings, the database, blueprints and errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+
+from api import audit, authorities, health, providers, units
+from api.context import Service, actor
+from api.errors import PlacementsApi, service_error
+from api.request_log import configure_logging, init_request_log
+from placements.config import Settings
+from placements.db import Sessions, make_engine
+from placements.errors import PlacementsError
+
+PUBLIC_ENDPOINTS = {"health.Health", "static"}
+BLUEPRINTS = (
+    health.blp,
+    providers.blp,
+    units.blp,
+    units.summary_blp,
+    authorities.blp,
+    audit.blp,
+)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the API for the settings in `config` over the environment."""
+    configure_logging()
+    app = Flask(__name__)
+    values = {**os.environ, **(config or {})}
+    settings = Settings.from_mapping({k: str(v) for k, v in values.items()})
+    app.config.update(
+        API_TITLE="Secure accommodation placements",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        MAX_CONTENT_LENGTH=64 * 1024,
+        API_SPEC_OPTIONS={
+            "security": [{"bearerAuth": []}],
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    app.extensions["placements"] = Service(
+        settings, Sessions.for_engine(make_engine(settings.database_url))
+    )
+    api = PlacementsApi(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_error_handler(PlacementsError, service_error)
+    init_request_log(app)
+
+    @app.before_request
+    def authenticate() -> None:
+        endpoint = request.endpoint or ""
+        if endpoint and endpoint not in PUBLIC_ENDPOINTS and not endpoint.startswith("api-docs."):
+            actor()
+
+    return app

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from placements import authorities, providers
@@ -26,9 +27,18 @@ class SeedResult:
     authorities_unchanged: int
 
 
+def seed_file(name: str) -> Path:
+    """Where a seed data file is installed (`seed/` is data only, a namespace package)."""
+    spec = importlib.util.find_spec("seed")
+    for folder in spec.submodule_search_locations or [] if spec else []:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    raise FileNotFoundError(f"seed file {name} is not installed")
+
+
 def read_seed(name: str) -> dict[str, Any]:
-    """Parse one of the seed data files shipped in the `seed` package."""
-    return tomllib.loads(resources.files("seed").joinpath(name).read_text(encoding="utf-8"))
+    """Parse one of the seed data files shipped in `seed/`."""
+    return tomllib.loads(seed_file(name).read_text(encoding="utf-8"))
 
 
 def provider_spec(data: dict[str, Any]) -> ProviderSpec:

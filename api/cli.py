@@ -1,0 +1,127 @@
+"""The `placements` command line: the one place that wires configuration, the app and the jobs."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from api import create_app
+from api.context import service
+from placements import seeding, tokens
+from placements.auth import ROLES, Actor
+from placements.errors import PlacementsError
+from placements.migrations import upgrade
+
+CLI_ACTOR = Actor(label="cli", role="admin")
+
+
+def _app(*_: Any) -> Flask:
+    return create_app()
+
+
+def _fail(error: PlacementsError) -> None:
+    details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.errors or {}).items())
+    raise click.ClickException(error.message + (f" ({details})" if details else ""))
+
+
+@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False)
+def cli() -> None:
+    """Secure-accommodation placements: database, seed, tokens, server."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Migrate the database (PLACEMENTS_DATABASE_URL) to the latest schema."""
+    upgrade(service().settings.database_url)
+    click.echo("database is at the latest revision")
+
+
+@cli.command("seed")
+@with_appcontext
+def seed() -> None:
+    """Load the homes and authorities of seed/ (a second run changes nothing)."""
+    result = seeding.seed(service().sessions, now=datetime.now(UTC))
+    click.echo(
+        f"providers: {result.providers_changed} created or changed, "
+        f"{result.providers_unchanged} unchanged; authorities: {result.authorities_changed} "
+        f"created or changed, {result.authorities_unchanged} unchanged"
+    )
+
+
+@cli.group("tokens")
+def tokens_group() -> None:
+    """API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--authority", "authority_id", help="the director's local authority")
+@click.option("--provider", "provider_id", help="the provider's home")
+@click.option("--panel", "panel_id", help="the panel member's panel")
+@click.option("--label", help="a unique name for the token (default: generated)")
+@with_appcontext
+def tokens_create(
+    role: str,
+    authority_id: str | None,
+    provider_id: str | None,
+    panel_id: str | None,
+    label: str | None,
+) -> None:
+    """Issue a token; it is printed once, alone on the last line."""
+    request = tokens.TokenRequest(role, authority_id, provider_id, panel_id, label)
+    try:
+        issued = tokens.create(service().sessions, CLI_ACTOR, request, now=datetime.now(UTC))
+    except PlacementsError as error:
+        _fail(error)
+    click.echo(f"label: {issued.label} role: {issued.role} scope: {issued.scope or 'all'}")
+    click.echo(issued.token)
+
+
+@tokens_group.command("revoke")
+@click.argument("label")
+@with_appcontext
+def tokens_revoke(label: str) -> None:
+    """Revoke the token with this label."""
+    try:
+        done = tokens.revoke(service().sessions, CLI_ACTOR, label, now=datetime.now(UTC))
+    except PlacementsError as error:
+        _fail(error)
+    click.echo(f"revoked {label}" if done else f"{label} was already revoked")
+
+
+@tokens_group.command("demo")
+@with_appcontext
+def tokens_demo() -> None:
+    """Issue fresh demo tokens, one per role, and print them."""
+    issued = tokens.issue_demo(service().sessions, CLI_ACTOR, now=datetime.now(UTC))
+    click.echo("Demo tokens (use as 'Authorization: Bearer <token>'):")
+    for token in issued:
+        click.echo(f"  {token.label:<28} {token.token}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the API with gunicorn (gthread workers)."""
+    from api.server import serve as run_server
+
+    run_server(host=host, port=port, workers=workers, threads=threads)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line."""
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="placements")

@@ -1,0 +1,67 @@
+"""Every error as one JSON body (code, status, message, errors), mapped from the service once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from placements import errors
+
+STATUS_OF: dict[type[errors.PlacementsError], int] = {
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.InvalidInput: 422,
+}
+
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
+def _describe(errors_by_place: Any, prefix: str = "") -> list[str]:
+    """Flatten nested validation errors into 'place.field: message' lines."""
+    if isinstance(errors_by_place, dict):
+        lines = []
+        for key, value in errors_by_place.items():
+            lines += _describe(value, f"{prefix}.{key}" if prefix else str(key))
+        return lines
+    if isinstance(errors_by_place, list) and all(isinstance(m, str) for m in errors_by_place):
+        return [f"{prefix}: {' '.join(errors_by_place)}"]
+    return [f"{prefix}: {errors_by_place}"]
+
+
+class PlacementsApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, keeping response headers and always giving a message."""
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, Any]:
+        """Render an HTTP error as JSON, keeping Allow and WWW-Authenticate headers."""
+        payload, status, headers = super().handle_http_exception(error)
+        if status == 413:
+            payload["message"] = "the request body is larger than the 64 KiB limit"
+        elif "message" not in payload:
+            if "errors" in payload:
+                payload["message"] = "invalid input: " + "; ".join(_describe(payload["errors"]))
+            else:
+                payload["message"] = error.description or error.name
+        kept = {k: v for k, v in error.get_headers() if k in KEPT_HEADERS}
+        return payload, status, {**kept, **dict(headers or {})}
+
+
+def service_error(error: errors.PlacementsError) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Render a service error with its status, message and field errors."""
+    status = next(s for cls, s in STATUS_OF.items() if isinstance(error, cls))
+    payload: dict[str, Any] = {
+        "code": status,
+        "status": HTTP_STATUS_CODES[status],
+        "message": error.message,
+        "error": type(error).__name__,
+    }
+    if error.errors:
+        payload["errors"] = error.errors
+        payload["message"] += ": " + "; ".join(_describe(error.errors))
+    headers = {"WWW-Authenticate": 'Bearer realm="placements"'} if status == 401 else {}
+    return payload, status, headers

@@ -1,0 +1,54 @@
+"""The `placements` command line, run as a user would, in a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from placements.db import Sessions, make_engine
+from placements.models import Unit
+from tests.conftest import PG_URL, fresh_postgresql_database
+
+PLACEMENTS = str(Path(sys.executable).with_name("placements"))
+
+
+def run(url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `placements ARGS` against the database at `url`."""
+    env = {**os.environ, "PLACEMENTS_DATABASE_URL": url}
+    return subprocess.run(
+        [PLACEMENTS, *args], env=env, capture_output=True, text=True, check=check, timeout=120
+    )
+
+
+@pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of a database with nothing in it."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'new.db'}"
+    return fresh_postgresql_database("cli")
+
+
+@pytest.mark.slow
+def test_upgrade_then_seed_gives_the_estate_and_a_second_seed_changes_nothing(
+    empty_database: str,
+) -> None:
+    run(empty_database, "db", "upgrade")
+    first = run(empty_database, "seed").stdout
+    assert "providers: 14 created or changed" in first
+    second = run(empty_database, "seed").stdout
+    assert "0 created or changed, 14 unchanged" in second
+    engine = make_engine(empty_database)
+    with Sessions.for_engine(engine).read() as session:
+        assert session.scalar(select(func.sum(Unit.approved_beds))) == 247
+    engine.dispose()
+    issued = run(empty_database, "tokens", "create", "--role", "director",
+                 "--authority", "southwark", "--label", "dcs").stdout  # fmt: skip
+    assert issued.strip().splitlines()[-1].startswith("plc_")
+    assert "revoked dcs" in run(empty_database, "tokens", "revoke", "dcs").stdout
+    refused = run(empty_database, "tokens", "create", "--role", "director", check=False)
+    assert refused.returncode != 0 and "authority_id" in refused.stderr

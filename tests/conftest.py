@@ -1,0 +1,159 @@
+"""Fixtures: a migrated database per backend (SQLite always, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import Engine, text
+
+from api import create_app
+from placements.auth import SYSTEM
+from placements.db import Sessions, make_engine
+from placements.migrations import upgrade
+from placements.models import Base
+from placements.seeding import seed
+from placements.tokens import TokenRequest, create
+
+PG_URL = os.environ.get("PLACEMENTS_TEST_DATABASE_URL")
+if os.environ.get("PLACEMENTS_TEST_REQUIRE_POSTGRES") and not PG_URL:
+    raise RuntimeError(
+        "PLACEMENTS_TEST_REQUIRE_POSTGRES is set but not PLACEMENTS_TEST_DATABASE_URL"
+    )
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def reset_postgresql(url: str) -> None:
+    """Drop everything in the test database's public schema."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def fresh_postgresql_database(suffix: str) -> str:
+    """A new, empty PostgreSQL database beside the test one; returns its URL."""
+    assert PG_URL is not None
+    base, _, name = PG_URL.rpartition("/")
+    fresh = f"{name}_{suffix}"
+    engine = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{fresh}"'))
+    engine.engine.dispose()
+    return f"{base}/{fresh}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated to head, one per backend for the whole run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        assert PG_URL is not None
+        url = PG_URL
+        reset_postgresql(url)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The engine of the test database."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def empty_tables(engine: Engine) -> None:
+    """Delete every row, children before parents."""
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Sessions:
+    """Sessions on an empty database."""
+    empty_tables(engine)
+    return Sessions.for_engine(engine)
+
+
+@pytest.fixture
+def seeded(sessions: Sessions) -> Sessions:
+    """Sessions on a database holding the seed's homes and authorities."""
+    seed(sessions, now=NOW)
+    return sessions
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    """The API over the test database."""
+    app = create_app({"PLACEMENTS_DATABASE_URL": database_url, "TESTING": True})
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["placements"].sessions.engine.dispose()
+
+
+@pytest.fixture
+def token(sessions: Sessions) -> Callable[..., str]:
+    """Make a bearer token: token('provider', provider_id='clare-lodge')."""
+
+    def make(role: str, **scope: str) -> str:
+        return create(sessions, SYSTEM, TokenRequest(role, **scope), now=NOW).token
+
+    return make
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`placements serve --workers 2` on the test database; yields its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    env = {**os.environ, "PLACEMENTS_DATABASE_URL": database_url}
+    placements = Path(sys.executable).with_name("placements")
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(placements), "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=15)
