@@ -192,3 +192,132 @@ class AuditEvent(Base):
     before: Mapped[Any | None] = mapped_column(Json)
     after: Mapped[Any | None] = mapped_column(Json)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class PlacementRequest(Base):
+    """A director's request to place a child: the authority's case reference and matching facts."""
+
+    __tablename__ = "placement_request"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('waiting', 'offered', 'reserved', 'placed', 'discharged', 'withdrawn')",
+            name="status",
+        ),
+        CheckConstraint("legal_basis IN ('welfare', 'remand', 'sentence')", name="legal_basis"),
+        CheckConstraint("sex IN ('F', 'M')", name="sex"),
+        CheckConstraint(
+            "order_kind IN ('none', 'interim_order', 'full_order', 'remand')", name="order_kind"
+        ),
+        Index("ix_placement_request_authority_id_status", "authority_id", "status"),
+        Index("ix_placement_request_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    authority_id: Mapped[str] = mapped_column(ForeignKey("local_authority.id"))
+    case_reference: Mapped[str] = mapped_column(String(64))
+    age: Mapped[int]
+    sex: Mapped[str] = mapped_column(String(1))
+    legal_basis: Mapped[str] = mapped_column(String(16))
+    grounds: Mapped[list[str]] = mapped_column(Json)
+    needs: Mapped[list[str]] = mapped_column(Json)
+    flags: Mapped[list[str]] = mapped_column(Json)
+    under_13_approval: Mapped[str | None] = mapped_column(String(200))
+    home_lat: Mapped[float]
+    home_lon: Mapped[float]
+    max_distance_km: Mapped[float | None]
+    exclusion_zones: Mapped[list[dict[str, float]]] = mapped_column(Json)
+    order_kind: Mapped[str] = mapped_column(String(16))
+    order_renewal: Mapped[bool] = mapped_column(default=False)
+    order_granted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    order_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    needed_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    declined_by: Mapped[list[str]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key for creating a request, kept 24 hours."""
+
+    __tablename__ = "idempotency_key"
+
+    actor_label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(ForeignKey("placement_request.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Offer(Base):
+    """A targeted offer of a child's placement to one unit, answered by its provider."""
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'accepted', 'declined', 'expired', 'cancelled')", name="status"
+        ),
+        Index("ix_offer_request_id", "request_id"),
+        Index("ix_offer_provider_id_status", "provider_id", "status"),
+        Index("ix_offer_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("placement_request.id"))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("unit.id"))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("provider.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    decline_reason: Mapped[str | None] = mapped_column(String(32))
+    decline_note: Mapped[str | None] = mapped_column(Text)
+    matching_run_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Placement(Base):
+    """A child admitted to a unit; the child's flags count as a resident's until discharge."""
+
+    __tablename__ = "placement"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'discharged')", name="status"),
+        Index("ix_placement_unit_id_status", "unit_id", "status"),
+        Index("ix_placement_authority_id", "authority_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("placement_request.id"), unique=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("unit.id"))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("provider.id"))
+    authority_id: Mapped[str] = mapped_column(ForeignKey("local_authority.id"))
+    legal_basis: Mapped[str] = mapped_column(String(16))
+    flags: Mapped[list[str]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16))
+    admitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    admitted_by: Mapped[str] = mapped_column(String(200))
+    discharged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    destination: Mapped[str | None] = mapped_column(String(200))
+    next_review_due: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MatchingRun(Base):
+    """A batch match of every waiting request: proposals, and why others are unplaced."""
+
+    __tablename__ = "matching_run"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    placed: Mapped[int]
+    placed_bound: Mapped[int]
+    score: Mapped[int]
+    score_bound: Mapped[int]
+    solve_seconds: Mapped[float]
+    proposals: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    unplaced: Mapped[list[dict[str, Any]]] = mapped_column(Json)

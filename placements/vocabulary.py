@@ -27,3 +27,17 @@ FLAGS = (
     "substance_misuse",
     "offending_history",
 )
+LEGAL_BASES = ("welfare", "remand", "sentence")
+GROUNDS = ("absconding_with_harm", "harm_to_self", "harm_to_others")
+ORDER_KINDS = ("none", "interim_order", "full_order", "remand")
+REQUEST_STATUSES = ("waiting", "offered", "reserved", "placed", "discharged", "withdrawn")
+OFFER_STATUSES = ("pending", "accepted", "declined", "expired", "cancelled")
+DECLINE_REASONS = (
+    "no_staffed_bed",
+    "mix_of_residents",
+    "needs_not_met",
+    "risk_to_others",
+    "age_or_sex",
+    "location",
+    "other",
+)

@@ -1,0 +1,150 @@
+"""Likely acceptance: each provider's past answers to similar requests, shrunk towards a prior.
+
+An answer is an accepted or declined offer. Requests are similar when they share the legal basis,
+sex, age band (10-12, 13-14, 15-17) and set of flags. For provider p the estimate is the Beta
+posterior mean `(accepted + k * prior) / (answers + k)` with `k = PRIOR_STRENGTH`, where the prior
+is p's own acceptance rate over all its answers, itself shrunk the same way towards the national
+rate (Laplace-smoothed, so 0.5 with no data at all).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from placements.auth import Actor
+from placements.db import Sessions
+from placements.errors import NotFound
+from placements.models import Offer, PlacementRequest, Provider
+
+PRIOR_STRENGTH = 4.0
+
+Segment = tuple[str, str, str, tuple[str, ...]]
+
+
+def age_band(age: int) -> str:
+    """The age band used to compare requests."""
+    return "10-12" if age <= 12 else "13-14" if age <= 14 else "15-17"
+
+
+def segment_of(request: PlacementRequest) -> Segment:
+    """What makes two requests similar for acceptance."""
+    return (request.legal_basis, request.sex, age_band(request.age), tuple(sorted(request.flags)))
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Accepted and declined answers."""
+
+    accepted: int = 0
+    declined: int = 0
+
+    @property
+    def answers(self) -> int:
+        """How many answers in all."""
+        return self.accepted + self.declined
+
+    def add(self, accepted: bool) -> Tally:
+        """This tally with one more answer."""
+        return Tally(self.accepted + accepted, self.declined + (not accepted))
+
+    def shrunk(self, prior: float) -> float:
+        """The Beta posterior mean of the acceptance rate with this prior."""
+        return (self.accepted + PRIOR_STRENGTH * prior) / (self.answers + PRIOR_STRENGTH)
+
+
+@dataclass(frozen=True)
+class History:
+    """Every provider's answers, overall and by segment, and the national tally."""
+
+    national: Tally
+    by_provider: dict[str, Tally]
+    by_segment: dict[tuple[str, Segment], Tally]
+
+    def prior(self, provider_id: str) -> float:
+        """The provider's overall rate, shrunk towards the national rate."""
+        national = (self.national.accepted + 1) / (self.national.answers + 2)
+        return self.by_provider.get(provider_id, Tally()).shrunk(national)
+
+    def likelihood(self, provider_id: str, request: PlacementRequest) -> float:
+        """The estimated probability that the provider accepts this request."""
+        tally = self.by_segment.get((provider_id, segment_of(request)), Tally())
+        return round(tally.shrunk(self.prior(provider_id)), 4)
+
+
+def load_history(session: Session) -> History:
+    """Tally every answered offer."""
+    rows = session.execute(
+        select(Offer.provider_id, Offer.status, PlacementRequest)
+        .join(PlacementRequest, PlacementRequest.id == Offer.request_id)
+        .where(Offer.status.in_(("accepted", "declined")))
+    )
+    national = Tally()
+    by_provider: dict[str, Tally] = defaultdict(Tally)
+    by_segment: dict[tuple[str, Segment], Tally] = defaultdict(Tally)
+    for provider_id, status, request in rows:
+        accepted = status == "accepted"
+        national = national.add(accepted)
+        by_provider[provider_id] = by_provider[provider_id].add(accepted)
+        key = (provider_id, segment_of(request))
+        by_segment[key] = by_segment[key].add(accepted)
+    return History(national, dict(by_provider), dict(by_segment))
+
+
+def likelihoods(
+    history: History, providers: Iterable[str], request: PlacementRequest
+) -> dict[str, float]:
+    """Each provider's likely acceptance of the request."""
+    return {p: history.likelihood(p, request) for p in providers}
+
+
+@dataclass(frozen=True)
+class SegmentFigure:
+    """A provider's answers for one kind of request and the estimate they give."""
+
+    legal_basis: str
+    sex: str
+    age_band: str
+    flags: list[str]
+    accepted: int
+    declined: int
+    estimate: float
+
+
+@dataclass(frozen=True)
+class AcceptanceFigures:
+    """A provider's acceptance: overall, by kind of request, and the national rate."""
+
+    provider_id: str
+    accepted: int
+    declined: int
+    prior: float
+    national_accepted: int
+    national_declined: int
+    prior_strength: float
+    segments: list[SegmentFigure]
+
+
+def figures(sessions: Sessions, actor: Actor, provider_id: str) -> AcceptanceFigures:
+    """How likely a provider is to accept, and the answers behind the figures."""
+    with sessions.read() as session:
+        if session.get(Provider, provider_id) is None:
+            raise NotFound(f"provider {provider_id!r} does not exist")
+        history = load_history(session)
+    prior = history.prior(provider_id)
+    overall = history.by_provider.get(provider_id, Tally())
+    segments = [
+        SegmentFigure(
+            seg[0], seg[1], seg[2], list(seg[3]), t.accepted, t.declined, round(t.shrunk(prior), 4)
+        )
+        for (provider, seg), t in sorted(history.by_segment.items())
+        if provider == provider_id
+    ]
+    return AcceptanceFigures(
+        provider_id, overall.accepted, overall.declined, round(prior, 4),
+        history.national.accepted, history.national.declined, PRIOR_STRENGTH, segments,
+    )  # fmt: skip
