@@ -8,7 +8,18 @@ from typing import Any
 
 from flask import Flask, request
 
-from api import audit, authorities, health, providers, units
+from api import (
+    admissions,
+    audit,
+    authorities,
+    health,
+    matching,
+    offers,
+    providers,
+    reports,
+    requests,
+    units,
+)
 from api.context import Service, actor
 from api.errors import PlacementsApi, service_error
 from api.request_log import configure_logging, init_request_log
@@ -24,6 +35,11 @@ BLUEPRINTS = (
     units.summary_blp,
     authorities.blp,
     audit.blp,
+    requests.blp,
+    offers.blp,
+    admissions.blp,
+    matching.blp,
+    reports.blp,
 )
 
 

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, post_load, validate
 from api.context import actor, now, sessions, settings
 from api.fields import StrictInteger, latitude, longitude, one_of
 from api.units import UnitSchema, flag_counts
-from placements import providers
+from placements import acceptance, providers
 from placements.vocabulary import (
     DESIGNATIONS,
     NATIONS,
@@ -124,3 +124,38 @@ class ProviderUnits(MethodView):
         return providers.provider_units(
             sessions(), actor(), provider_id, settings=settings(), now=now()
         )
+
+
+class SegmentSchema(Schema):
+    """A provider's answers for one kind of request."""
+
+    legal_basis = fields.String()
+    sex = fields.String()
+    age_band = fields.String()
+    flags = fields.List(fields.String())
+    accepted = fields.Integer()
+    declined = fields.Integer()
+    estimate = fields.Float()
+
+
+class AcceptanceSchema(Schema):
+    """How likely a home is to accept, and the answers behind it."""
+
+    provider_id = fields.String()
+    accepted = fields.Integer()
+    declined = fields.Integer()
+    prior = fields.Float()
+    national_accepted = fields.Integer()
+    national_declined = fields.Integer()
+    prior_strength = fields.Float()
+    segments = fields.List(fields.Nested(SegmentSchema))
+
+
+@blp.route("/<provider_id>/acceptance")
+class ProviderAcceptance(MethodView):
+    """A home's likely acceptance."""
+
+    @blp.response(200, AcceptanceSchema)
+    def get(self, provider_id: str) -> Any:
+        """Show the home's acceptance figures and the number of answers behind them."""
+        return acceptance.figures(sessions(), actor(), provider_id)

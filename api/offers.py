@@ -1,0 +1,106 @@
+"""Offers: homes see those to their units and accept or decline them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.context import actor, now, sessions, settings
+from api.fields import one_of
+from placements import offers
+from placements.vocabulary import DECLINE_REASONS, OFFER_STATUSES
+
+blp = Blueprint("offers", __name__, url_prefix="/offers", description="Offers to homes")
+
+
+class ChildFactsSchema(Schema):
+    """What a home sees of the child: no case reference, no home address."""
+
+    age = fields.Integer()
+    sex = fields.String()
+    legal_basis = fields.String()
+    grounds = fields.List(fields.String())
+    needs = fields.List(fields.String())
+    flags = fields.List(fields.String())
+    authority_kind = fields.String()
+    authority_expires_at = fields.DateTime(allow_none=True)
+    needed_by = fields.DateTime(allow_none=True)
+
+
+class OfferSchema(Schema):
+    """An offer, with only the child's facts a home needs to decide."""
+
+    id = fields.String()
+    request_id = fields.String()
+    unit_id = fields.String()
+    provider_id = fields.String()
+    status = fields.String()
+    score = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    answered_at = fields.DateTime(allow_none=True)
+    decline_reason = fields.String(allow_none=True)
+    decline_note = fields.String(allow_none=True)
+    matching_run_id = fields.String(allow_none=True)
+    child = fields.Nested(ChildFactsSchema)
+
+
+class OfferQuerySchema(Schema):
+    """Filters of the offer list."""
+
+    status = one_of(OFFER_STATUSES)
+
+
+class DeclineSchema(Schema):
+    """Why the home declines."""
+
+    reason = one_of(DECLINE_REASONS, required=True)
+    note = fields.String(validate=validate.Length(max=2000), load_default=None, allow_none=True)
+
+
+@blp.route("")
+class Offers(MethodView):
+    """Offers visible to the caller."""
+
+    @blp.arguments(OfferQuerySchema, location="query")
+    @blp.response(200, OfferSchema(many=True))
+    def get(self, query: dict[str, str]) -> Any:
+        """List offers: a home's own, a director's authority's, or all (admin)."""
+        return offers.list_offers(sessions(), actor(), status=query.get("status"), now=now())
+
+
+@blp.route("/<offer_id>")
+class OfferById(MethodView):
+    """One offer."""
+
+    @blp.response(200, OfferSchema)
+    def get(self, offer_id: str) -> Any:
+        """Read an offer."""
+        return offers.get_offer(sessions(), actor(), offer_id, now=now())
+
+
+@blp.route("/<offer_id>/accept")
+class Accept(MethodView):
+    """Acceptance."""
+
+    @blp.response(200, OfferSchema)
+    @blp.alt_response(409, description="No bed left, or the offer is no longer pending")
+    def post(self, offer_id: str) -> Any:
+        """Accept the offer and reserve its bed (the unit's home)."""
+        return offers.accept(sessions(), actor(), offer_id, settings=settings(), now=now())
+
+
+@blp.route("/<offer_id>/decline")
+class Decline(MethodView):
+    """Decline."""
+
+    @blp.arguments(DeclineSchema)
+    @blp.response(200, OfferSchema)
+    def post(self, body: dict[str, Any], offer_id: str) -> Any:
+        """Decline the offer with a coded reason (the unit's home)."""
+        return offers.decline(
+            sessions(), actor(), offer_id, body["reason"], body["note"], now=now()
+        )

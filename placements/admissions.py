@@ -1,0 +1,163 @@
+"""Admission turns a reservation into an occupied bed and a placement; discharge frees the bed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from placements import audit, clocks
+from placements.auth import Actor
+from placements.availability import record_change
+from placements.db import Sessions
+from placements.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from placements.ids import new_id
+from placements.models import LocalAuthority, Offer, Placement, PlacementRequest, Unit
+
+
+@dataclass(frozen=True)
+class PlacementView:
+    """A child's placement in a unit."""
+
+    id: str
+    request_id: str
+    unit_id: str
+    provider_id: str
+    authority_id: str
+    legal_basis: str
+    status: str
+    admitted_at: datetime
+    discharged_at: datetime | None
+    destination: str | None
+    next_review_due: datetime | None
+
+
+def view_of(placement: Placement) -> PlacementView:
+    """Describe a placement."""
+    return PlacementView(
+        placement.id, placement.request_id, placement.unit_id, placement.provider_id,
+        placement.authority_id, placement.legal_basis, placement.status, placement.admitted_at,
+        placement.discharged_at, placement.destination, placement.next_review_due,
+    )  # fmt: skip
+
+
+def _move_bed(session: Session, unit_id: str, *, reserved: int, occupied: int, guard: bool,
+              by: str, cause: str, now: datetime) -> None:  # fmt: skip
+    statement = update(Unit).where(Unit.id == unit_id)
+    if guard:
+        statement = statement.where(Unit.reserved_beds + reserved >= 0)
+    result = session.execute(
+        statement.where(Unit.occupied_beds + occupied >= 0)
+        .values(
+            reserved_beds=Unit.reserved_beds + reserved,
+            occupied_beds=Unit.occupied_beds + occupied,
+            version=Unit.version + 1,
+        )
+        .returning(Unit.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if result is not None:
+        unit = session.get(Unit, unit_id, populate_existing=True)
+        assert unit is not None
+        record_change(session, unit, by=by, cause=cause, at=now)
+
+
+def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: datetime, *,
+          now: datetime) -> PlacementView:  # fmt: skip
+    """Admit a reserved child: the reserved bed becomes occupied and a placement starts."""
+    actor.require("director", "provider", "admin")
+    with sessions.begin() as session:
+        request = session.get(PlacementRequest, request_id)
+        if request is None or (
+            actor.role == "director" and actor.authority_id != request.authority_id
+        ):
+            raise NotFound(f"request {request_id!r} does not exist")
+        offer = session.scalars(
+            select(Offer).where(Offer.request_id == request_id, Offer.status == "accepted")
+        ).first()
+        if actor.role == "provider" and (offer is None or offer.provider_id != actor.provider_id):
+            raise Forbidden(f"request {request_id} is not reserved in one of your units")
+        if request.status != "reserved" or offer is None:
+            raise InvalidTransition(f"request {request_id} is {request.status}, not reserved")
+        _move_bed(session, offer.unit_id, reserved=-1, occupied=+1, guard=True, by=actor.label,
+                  cause="admission", now=now)  # fmt: skip
+        authority = session.get(LocalAuthority, request.authority_id)
+        assert authority is not None
+        placement = Placement(
+            id=new_id("PLC"), request_id=request.id, unit_id=offer.unit_id,
+            provider_id=offer.provider_id, authority_id=request.authority_id,
+            legal_basis=request.legal_basis, flags=list(request.flags), status="active",
+            admitted_at=admitted_at, admitted_by=actor.label,
+            next_review_due=(
+                clocks.first_review_due(admitted_at, authority.nation)
+                if request.legal_basis == "welfare" else None
+            ),
+        )  # fmt: skip
+        session.add(placement)
+        request.status, request.updated_at = "placed", now
+        audit.record(session, actor, "placement.admit", "placement", placement.id, at=now,
+                     after={"request_id": request.id, "unit_id": offer.unit_id,
+                            "admitted_at": admitted_at.isoformat()})  # fmt: skip
+        session.flush()
+        return view_of(placement)
+
+
+def _load(session: Session, actor: Actor, placement_id: str) -> Placement:
+    placement = session.get(Placement, placement_id)
+    visible = placement is not None and (
+        actor.role == "admin"
+        or (actor.role == "director" and actor.authority_id == placement.authority_id)
+        or (actor.role == "provider" and actor.provider_id == placement.provider_id)
+    )
+    if placement is None or not visible:
+        if actor.role == "panel":
+            raise Forbidden("panel members do not read placements")
+        raise NotFound(f"placement {placement_id!r} does not exist")
+    return placement
+
+
+def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at: datetime,
+              destination: str, *, now: datetime) -> PlacementView:  # fmt: skip
+    """Discharge a placed child and free the bed."""
+    with sessions.begin() as session:
+        placement = _load(session, actor, placement_id)
+        if placement.status != "active":
+            raise InvalidTransition(f"placement {placement_id} is {placement.status}")
+        if discharged_at < placement.admitted_at:
+            raise InvalidInput(
+                "discharged before admission", errors={"discharged_at": ["before admitted_at"]}
+            )
+        _move_bed(session, placement.unit_id, reserved=0, occupied=-1, guard=False,
+                  by=actor.label, cause="discharge", now=now)  # fmt: skip
+        placement.status, placement.discharged_at = "discharged", discharged_at
+        placement.destination, placement.next_review_due = destination, None
+        request = session.get(PlacementRequest, placement.request_id)
+        assert request is not None
+        request.status, request.updated_at = "discharged", now
+        audit.record(session, actor, "placement.discharge", "placement", placement.id, at=now,
+                     before={"status": "active"},
+                     after={"status": "discharged", "destination": destination})  # fmt: skip
+        return view_of(placement)
+
+
+def get(sessions: Sessions, actor: Actor, placement_id: str) -> PlacementView:
+    """One placement (its director, its home, or admin)."""
+    with sessions.read() as session:
+        return view_of(_load(session, actor, placement_id))
+
+
+def list_placements(sessions: Sessions, actor: Actor, *, status: str | None) -> list[PlacementView]:
+    """Placements of the director's authority, the provider's units, or all (admin)."""
+    statement = select(Placement).order_by(Placement.admitted_at.desc(), Placement.id)
+    if actor.role == "director":
+        statement = statement.where(Placement.authority_id == actor.authority_id)
+    elif actor.role == "provider":
+        statement = statement.where(Placement.provider_id == actor.provider_id)
+    elif actor.role != "admin":
+        raise Forbidden(f"role {actor.role!r} may not read placements")
+    if status:
+        statement = statement.where(Placement.status == status)
+    with sessions.read() as session:
+        return [view_of(p) for p in session.scalars(statement)]

@@ -1,0 +1,303 @@
+"""Offers: targeted at chosen units, accepted with a bed reserved atomically, or declined."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import solver
+from placements import audit
+from placements.acceptance import load_history
+from placements.auth import SYSTEM, Actor
+from placements.availability import record_change
+from placements.config import Settings
+from placements.db import Sessions
+from placements.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NoBedLeft,
+    NotFound,
+)
+from placements.ids import new_id
+from placements.live import child_of, live_units, problem
+from placements.models import Offer, PlacementRequest, Unit
+from placements.requests import audit_read, load_request
+
+OFFERABLE = ("waiting", "offered")
+
+
+@dataclass(frozen=True)
+class OfferChoice:
+    """Which units to offer to: named ones, or the `top` best options."""
+
+    unit_ids: tuple[str, ...] = ()
+    top: int | None = None
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """An offer with only the request facts a home needs to decide."""
+
+    id: str
+    request_id: str
+    unit_id: str
+    provider_id: str
+    status: str
+    score: int | None
+    created_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
+    decline_reason: str | None
+    decline_note: str | None
+    matching_run_id: str | None
+    child: dict[str, Any]
+
+
+def child_facts(request: PlacementRequest) -> dict[str, Any]:
+    """The facts of the child a home sees: no case reference, no home address."""
+    return {
+        "age": request.age,
+        "sex": request.sex,
+        "legal_basis": request.legal_basis,
+        "grounds": list(request.grounds),
+        "needs": list(request.needs),
+        "flags": list(request.flags),
+        "authority_kind": request.order_kind,
+        "authority_expires_at": request.order_expires_at,
+        "needed_by": request.needed_by,
+    }
+
+
+def view_of(offer: Offer, request: PlacementRequest) -> OfferView:
+    """Describe an offer."""
+    return OfferView(
+        offer.id, offer.request_id, offer.unit_id, offer.provider_id, offer.status, offer.score,
+        offer.created_at, offer.expires_at, offer.answered_at, offer.decline_reason,
+        offer.decline_note, offer.matching_run_id, child_facts(request),
+    )  # fmt: skip
+
+
+def rank_request(session: Session, request: PlacementRequest, settings: Settings,
+                 now: datetime) -> tuple[dict[str, Unit], solver.Ranking]:  # fmt: skip
+    """Rank every unit for a request on the live state."""
+    rows, units = live_units(session)
+    providers = sorted({u.provider_id for u in units})
+    child = child_of(request, load_history(session), providers, now=now)
+    ranking = solver.rank(problem(units, [child], settings), request.id)
+    return {u.id: u for u in rows}, ranking
+
+
+def _chosen(ranking: solver.Ranking, choice: OfferChoice, already: set[str]) -> list[solver.Option]:
+    by_unit = {o.unit_id: o for o in ranking.options}
+    if choice.unit_ids:
+        excluded = {e.unit_id: list(e.reasons) for e in ranking.excluded}
+        errors: dict[str, list[str]] = {}
+        for unit_id in choice.unit_ids:
+            if unit_id in already:
+                errors[unit_id] = ["already_offered"]
+            elif unit_id not in by_unit:
+                errors[unit_id] = excluded.get(unit_id, ["unknown_unit"])
+        if errors:
+            raise InvalidInput("some units are not eligible for this request", errors=errors)
+        return [by_unit[u] for u in dict.fromkeys(choice.unit_ids)]
+    options = [o for o in ranking.options if o.unit_id not in already]
+    if not options:
+        raise InvalidInput(
+            "no eligible unit is left to offer to",
+            errors={"top": ["no eligible unit without a pending offer"]},
+        )
+    return options[: choice.top or 3]
+
+
+def create_offers(
+    sessions: Sessions,
+    actor: Actor,
+    request_id: str,
+    choice: OfferChoice,
+    *,
+    settings: Settings,
+    now: datetime,
+    run_id: str | None = None,
+) -> list[OfferView]:
+    """Offer a waiting or offered request to chosen units, or to its top k eligible units."""
+    actor.require("director", "admin")
+    with sessions.begin() as session:
+        request = load_request(session, actor, request_id)
+        if request.status not in OFFERABLE:
+            raise InvalidTransition(f"request {request_id} is {request.status}; cannot offer it")
+        audit_read(session, actor, request, now)
+        pending = set(session.scalars(
+            select(Offer.unit_id).where(Offer.request_id == request_id, Offer.status == "pending")
+        ))  # fmt: skip
+        _, ranking = rank_request(session, request, settings, now)
+        created = []
+        for option in _chosen(ranking, choice, pending):
+            offer = Offer(
+                id=new_id("OFF"), request_id=request_id, unit_id=option.unit_id,
+                provider_id=option.provider_id, status="pending", score=option.score,
+                created_at=now, created_by=actor.label,
+                expires_at=now + timedelta(hours=settings.offer_hours), matching_run_id=run_id,
+            )  # fmt: skip
+            session.add(offer)
+            audit.record(session, actor, "offer.create", "offer", offer.id, at=now,
+                         after={"request_id": request_id, "unit_id": option.unit_id})  # fmt: skip
+            created.append(offer)
+        request.status = "offered"
+        session.flush()
+        return [view_of(o, request) for o in created]
+
+
+def _load_offer(session: Session, actor: Actor, offer_id: str) -> tuple[Offer, PlacementRequest]:
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        raise NotFound(f"offer {offer_id!r} does not exist")
+    request = session.get(PlacementRequest, offer.request_id)
+    assert request is not None
+    if actor.role == "provider" and actor.provider_id != offer.provider_id:
+        raise Forbidden(f"offer {offer_id} is for another home")
+    if actor.role == "director" and actor.authority_id != request.authority_id:
+        raise NotFound(f"offer {offer_id!r} does not exist")
+    if actor.role == "panel":
+        raise Forbidden("panel members do not read offers")
+    return offer, request
+
+
+def _require_pending(offer: Offer, now: datetime) -> None:
+    if offer.status != "pending":
+        raise InvalidTransition(f"offer {offer.id} is {offer.status}, not pending")
+    if offer.expires_at <= now:
+        raise InvalidTransition(f"offer {offer.id} expired at {offer.expires_at:%Y-%m-%d %H:%M}")
+
+
+def list_offers(sessions: Sessions, actor: Actor, *, status: str | None,
+                now: datetime) -> list[OfferView]:  # fmt: skip
+    """A home's offers (provider), an authority's (director) or all (admin), newest first."""
+    statement = (
+        select(Offer, PlacementRequest)
+        .join(PlacementRequest, PlacementRequest.id == Offer.request_id)
+        .order_by(Offer.created_at.desc(), Offer.id)
+    )
+    if actor.role == "provider":
+        statement = statement.where(Offer.provider_id == actor.provider_id)
+    elif actor.role == "director":
+        statement = statement.where(PlacementRequest.authority_id == actor.authority_id)
+    elif actor.role != "admin":
+        raise Forbidden(f"role {actor.role!r} may not read offers")
+    if status:
+        statement = statement.where(Offer.status == status)
+    with sessions.begin() as session:
+        rows = session.execute(statement).all()
+        for _, request in rows:
+            audit_read(session, actor, request, now)
+        return [view_of(offer, request) for offer, request in rows]
+
+
+def get_offer(sessions: Sessions, actor: Actor, offer_id: str, *, now: datetime) -> OfferView:
+    """One offer, for its home, the request's director or admin."""
+    with sessions.begin() as session:
+        offer, request = _load_offer(session, actor, offer_id)
+        audit_read(session, actor, request, now)
+        return view_of(offer, request)
+
+
+def reserve_bed(session: Session, unit_id: str, *, by: str, now: datetime) -> bool:
+    """Reserve one bed by a single conditional update; False when none is free."""
+    reserved = session.execute(
+        update(Unit)
+        .where(Unit.id == unit_id, Unit.occupied_beds + Unit.reserved_beds < Unit.staffed_beds)
+        .values(reserved_beds=Unit.reserved_beds + 1, version=Unit.version + 1)
+        .returning(Unit.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if reserved is None:
+        return False
+    unit = session.get(Unit, unit_id, populate_existing=True)
+    assert unit is not None
+    record_change(session, unit, by=by, cause="offer_accepted", at=now)
+    return True
+
+
+def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Settings,
+           now: datetime) -> OfferView:  # fmt: skip
+    """Accept an offer: reserve its bed, cancel the request's other offers; 409 if no bed left."""
+    actor.require("provider", "admin")
+    with sessions.begin() as session:
+        offer, request = _load_offer(session, actor, offer_id)
+        _require_pending(offer, now)
+        if request.status != "offered":
+            raise InvalidTransition(f"request {request.id} is {request.status}")
+        # The conditional update takes the unit's row lock first, so the mix check below sees
+        # every reservation committed before ours.
+        if not reserve_bed(session, offer.unit_id, by=actor.label, now=now):
+            raise NoBedLeft(f"unit {offer.unit_id} has no free bed left")
+        _check_mix(session, request, offer.unit_id, settings)
+        offer.status, offer.answered_at, offer.answered_by = "accepted", now, actor.label
+        session.execute(
+            update(Offer)
+            .where(Offer.request_id == request.id, Offer.status == "pending", Offer.id != offer.id)
+            .values(status="cancelled", answered_at=now, answered_by=actor.label)
+        )
+        request.status = "reserved"
+        audit.record(session, actor, "offer.accept", "offer", offer.id, at=now,
+                     before={"status": "pending"}, after={"status": "accepted"})  # fmt: skip
+        return view_of(offer, request)
+
+
+def _check_mix(
+    session: Session, request: PlacementRequest, unit_id: str, settings: Settings
+) -> None:
+    _, units = live_units(session)
+    unit = next(u for u in units if u.id == unit_id)
+    for a, b in settings.incompatible_flags:
+        for mine, theirs in ((a, b), (b, a)):
+            if mine in request.flags and any(theirs in r for r in unit.resident_flags):
+                raise Conflict(f"unit {unit_id} now holds a child flagged {theirs}: mix conflict")
+
+
+def decline(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: str | None, *,
+            now: datetime) -> OfferView:  # fmt: skip
+    """Decline an offer with a coded reason; the home joins the request's declined list."""
+    actor.require("provider", "admin")
+    with sessions.begin() as session:
+        offer, request = _load_offer(session, actor, offer_id)
+        _require_pending(offer, now)
+        offer.status, offer.answered_at, offer.answered_by = "declined", now, actor.label
+        offer.decline_reason, offer.decline_note = reason, note
+        if offer.provider_id not in request.declined_by:
+            request.declined_by = [*request.declined_by, offer.provider_id]
+        _reopen_if_unanswered(session, request)
+        audit.record(session, actor, "offer.decline", "offer", offer.id, at=now,
+                     before={"status": "pending"},
+                     after={"status": "declined", "reason": reason})  # fmt: skip
+        return view_of(offer, request)
+
+
+def _reopen_if_unanswered(session: Session, request: PlacementRequest) -> None:
+    session.flush()
+    left = session.scalars(
+        select(Offer.id).where(Offer.request_id == request.id, Offer.status == "pending")
+    ).first()
+    if left is None and request.status == "offered":
+        request.status = "waiting"
+
+
+def expire_offers(sessions: Sessions, *, now: datetime) -> int:
+    """Expire overdue pending offers; their requests wait again when nothing is pending."""
+    with sessions.begin() as session:
+        overdue = session.scalars(
+            select(Offer).where(Offer.status == "pending", Offer.expires_at <= now)
+        ).all()
+        for offer in overdue:
+            offer.status, offer.answered_at, offer.answered_by = "expired", now, SYSTEM.label
+            audit.record(session, SYSTEM, "offer.expire", "offer", offer.id, at=now)
+        for request_id in {o.request_id for o in overdue}:
+            request = session.get(PlacementRequest, request_id)
+            assert request is not None
+            _reopen_if_unanswered(session, request)
+        return len(overdue)
