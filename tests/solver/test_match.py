@@ -1,0 +1,199 @@
+"""Match against an independent MILP (scipy's HiGHS) on random instances, and property tests."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from solver import Child, ExclusionZone, Problem, Unit, eligibility, match, rank
+from solver.check import objective, violations
+from solver.rules import flags_conflict
+from solver.score import pair_score
+
+FLAGS = ("cse_victim", "sexual_harm_risk", "gang_affiliation")
+NEEDS = ("cse", "trauma", "autism")
+PAIRS = (
+    (("cse_victim", "sexual_harm_risk"),),
+    (("cse_victim", "sexual_harm_risk"), ("gang_affiliation", "sexual_harm_risk")),
+)
+SETTINGS = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+
+lats = st.floats(50.5, 54.5)
+lons = st.floats(-4.0, 1.0)
+flag_sets = st.frozensets(st.sampled_from(FLAGS), max_size=2)
+
+
+@st.composite
+def units(draw: st.DrawFn, index: int, mixed_only: bool) -> Unit:
+    """A random unit; with `mixed_only`, a large mixed unit taking anyone."""
+    residents = draw(st.lists(flag_sets, max_size=3))
+    low = draw(st.integers(10, 14))
+    return Unit(
+        id=f"u{index}",
+        provider_id=f"p{draw(st.integers(0, 3))}",
+        lat=draw(lats),
+        lon=draw(lons),
+        free_beds=draw(st.integers(3, 6) if mixed_only else st.integers(0, 3)),
+        sexes=frozenset({"F", "M"})
+        if mixed_only
+        else draw(st.frozensets(st.sampled_from(("F", "M")), min_size=1)),
+        min_age=10 if mixed_only else low,
+        max_age=18 if mixed_only else draw(st.integers(low, 18)),
+        designation="mixed"
+        if mixed_only
+        else draw(st.sampled_from(("welfare", "justice", "mixed"))),
+        specialisms=draw(st.frozensets(st.sampled_from(NEEDS))),
+        resident_flags=() if mixed_only else tuple(residents),
+        justice_residents=0 if mixed_only else draw(st.integers(0, len(residents))),
+    )
+
+
+@st.composite
+def children(draw: st.DrawFn, index: int, flagged: bool) -> Child:
+    """A random child; with `flagged`, one carrying flags of the incompatible pairs."""
+    zones = draw(
+        st.lists(
+            st.builds(ExclusionZone, lats, lons, st.floats(0, 150)), max_size=0 if flagged else 1
+        )
+    )
+    return Child(
+        id=f"c{index}",
+        age=draw(st.integers(10, 18)),
+        sex=draw(st.sampled_from(("F", "M"))),
+        legal_basis=draw(st.sampled_from(("welfare", "remand", "sentence"))),
+        lat=draw(lats),
+        lon=draw(lons),
+        needs=frozenset() if flagged else draw(st.frozensets(st.sampled_from(NEEDS), max_size=1)),
+        flags=draw(st.frozensets(st.sampled_from(FLAGS[:2]), min_size=1) if flagged else flag_sets),
+        days_waiting=draw(st.integers(0, 40)),
+        max_distance_km=None if flagged else draw(st.none() | st.floats(50, 500)),
+        exclusion_zones=tuple(zones),
+        declined_by=frozenset() if flagged else draw(st.frozensets(st.sampled_from(("p0", "p1")))),
+        acceptance=draw(st.dictionaries(st.sampled_from(("p0", "p1", "p2")), st.floats(0, 1))),
+    )
+
+
+@st.composite
+def problems(draw: st.DrawFn, binding: bool = False) -> Problem:
+    """A small random problem; with `binding`, few large mixed units and many flagged children."""
+    unit_count = draw(st.integers(1, 3) if binding else st.integers(1, 5))
+    child_count = draw(st.integers(4, 10) if binding else st.integers(1, 7))
+    return Problem(
+        units=tuple(draw(units(i, binding)) for i in range(unit_count)),
+        children=tuple(draw(children(i, binding)) for i in range(child_count)),
+        incompatible_flags=draw(st.sampled_from(PAIRS)),
+    )
+
+
+any_problem = st.one_of(problems(), problems(binding=True))
+
+
+def milp_optimum(problem: Problem) -> tuple[int, int]:
+    """The lexicographic optimum (placed, score) by HiGHS: most placed, then the best score."""
+    pairs = [
+        (c, u)
+        for c, child in enumerate(problem.children)
+        for u, unit in enumerate(problem.units)
+        if not eligibility(child, unit, problem)
+    ]
+    if not pairs:
+        return 0, 0
+    rows: list[tuple[list[int], float]] = []
+    for c in range(len(problem.children)):
+        rows.append(([k for k, (pc, _) in enumerate(pairs) if pc == c], 1))
+    for u, unit in enumerate(problem.units):
+        rows.append(([k for k, (_, pu) in enumerate(pairs) if pu == u], unit.free_beds))
+    for (k1, (c1, u1)), (k2, (c2, u2)) in combinations(enumerate(pairs), 2):
+        first, second = problem.children[c1].flags, problem.children[c2].flags
+        if u1 == u2 and flags_conflict(first, second, problem.incompatible_flags):
+            rows.append(([k1, k2], 1))
+    entries = [(r, k) for r, (ks, _) in enumerate(rows) for k in ks]
+    matrix = coo_matrix(
+        (np.ones(len(entries)), ([r for r, _ in entries], [k for _, k in entries])),
+        shape=(len(rows), len(pairs)),
+    )
+    upper = np.array([cap for _, cap in rows], dtype=float)
+    constraints = [LinearConstraint(matrix, -np.inf, upper)]
+    whole, box = np.ones(len(pairs)), Bounds(0, 1)
+    most = milp(-np.ones(len(pairs)), constraints=constraints, integrality=whole, bounds=box)
+    placed = round(-most.fun)
+    scores = np.array(
+        [pair_score(problem.children[c], problem.units[u], problem) for c, u in pairs]
+    )
+    constraints.append(LinearConstraint(np.ones((1, len(pairs))), placed, placed))
+    best = milp(-scores, constraints=constraints, integrality=whole, bounds=box)
+    return placed, round(-best.fun)
+
+
+@SETTINGS
+@given(any_problem)
+def test_the_match_is_feasible_and_optimal_as_the_milp_finds(problem: Problem) -> None:
+    solution = match(problem, time_limit_s=10, workers=1)
+    assert violations(problem, solution) == []
+    assert (solution.placed, solution.score) == objective(problem, solution)
+    placed, score = milp_optimum(problem)
+    assert solution.placed == placed
+    assert solution.placed_bound >= placed
+    assert solution.score_bound >= score
+    assert solution.status == "optimal"
+    assert solution.score == score
+
+
+@SETTINGS
+@given(any_problem)
+def test_every_unplaced_child_gets_reasons_that_hold(problem: Problem) -> None:
+    solution = match(problem, time_limit_s=10, workers=1)
+    units = {unit.id: unit for unit in problem.units}
+    for unplaced in solution.unplaced:
+        child = next(c for c in problem.children if c.id == unplaced.child_id)
+        eligible = [u for u in problem.units if not eligibility(child, u, problem)]
+        if "no_eligible_unit" in unplaced.reasons:
+            assert eligible == []
+            counts = unplaced.reasons["no_eligible_unit"]
+            for reason, count in counts.items():
+                assert count == sum(
+                    reason in eligibility(child, u, problem) for u in units.values()
+                )
+        else:
+            taken = unplaced.reasons["eligible_units_taken"]
+            assert taken["eligible"] == len(eligible) > 0
+            assert taken["full"] + taken["mix_conflict"] == len(eligible)
+
+
+@SETTINGS
+@given(problems(), st.data())
+def test_rank_reasons_are_exactly_the_failing_rules(problem: Problem, data: st.DataObject) -> None:
+    child = data.draw(st.sampled_from(problem.children))
+    ranking = rank(problem, child.id)
+    by_unit = {unit.id: unit for unit in problem.units}
+    seen = [o.unit_id for o in ranking.options] + [e.unit_id for e in ranking.excluded]
+    assert sorted(seen) == sorted(by_unit)
+    for excluded in ranking.excluded:
+        assert set(excluded.reasons) == eligibility(child, by_unit[excluded.unit_id], problem)
+    for option in ranking.options:
+        unit = by_unit[option.unit_id]
+        assert eligibility(child, unit, problem) == frozenset()
+        assert sum(option.breakdown.values()) == option.score == pair_score(child, unit, problem)
+    scores = [option.score for option in ranking.options]
+    assert scores == sorted(scores, reverse=True)
+
+
+@SETTINGS
+@given(any_problem)
+def test_rank_and_match_agree_on_eligibility(problem: Problem) -> None:
+    solution = match(problem, time_limit_s=10, workers=1)
+    options = {
+        child.id: {option.unit_id: option.score for option in rank(problem, child.id).options}
+        for child in problem.children
+    }
+    for assignment in solution.assignments:
+        assert options[assignment.child_id][assignment.unit_id] == assignment.score
+    for unplaced in solution.unplaced:
+        assert ("no_eligible_unit" in unplaced.reasons) == (not options[unplaced.child_id])
