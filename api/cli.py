@@ -110,6 +110,24 @@ def tokens_demo() -> None:
         click.echo(f"  {token.label:<28} {token.token}")
 
 
+@cli.command("solve", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def solve(args: tuple[str, ...]) -> None:
+    """Solve a matcher instance file (same as `python -m solver solve`)."""
+    from solver.__main__ import main as solver_main
+
+    sys.exit(solver_main(["solve", *args]))
+
+
+@cli.command("rank", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def rank(args: tuple[str, ...]) -> None:
+    """Rank the units for one child of an instance file (same as `python -m solver rank`)."""
+    from solver.__main__ import main as solver_main
+
+    sys.exit(solver_main(["rank", *args]))
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
