@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from collections.abc import Callable
 
 import pytest
@@ -47,17 +48,19 @@ def test_twenty_accepts_for_three_beds_reserve_exactly_three_ten_times_over(
         offer_ids = [offered_request(sessions, UNIT, f"R{round_}-{n}", now=NOW) for n in range(20)]
         occupied = counts(sessions, UNIT)[0]
 
-        def accept(offer_id: str) -> Callable[[], int]:
-            return lambda: call("POST", f"{server}/offers/{offer_id}/accept", provider)[0]
+        def accept(offer_id: str, provider: str = provider) -> int:
+            return call("POST", f"{server}/offers/{offer_id}/accept", provider)[0]
 
-        def provider_update() -> int:
+        def provider_update(provider: str = provider, occupied: int = occupied) -> int:
             _, headers, unit = call("GET", f"{server}/units/{UNIT}", provider)
             body = {"staffed_beds": unit["staffed_beds"], "occupied_beds": occupied}
-            status = call("PUT", f"{server}/units/{UNIT}/availability", provider, body,
-                          {"If-Match": headers["ETag"]})[0]  # fmt: skip
-            return -status  # negative: an update, not an accept
+            put = call(
+                "PUT", f"{server}/units/{UNIT}/availability", provider, body,
+                {"If-Match": headers["ETag"]},
+            )  # fmt: skip
+            return -put[0]  # negative: an update, not an accept
 
-        statuses = race([accept(o) for o in offer_ids] + [provider_update] * 4)
+        statuses = race([partial(accept, o) for o in offer_ids] + [provider_update] * 4)
         accepts = sorted(s for s in statuses if s > 0)
         assert accepts == [200] * 3 + [409] * 17, f"round {round_}: {accepts}"
         assert all(-s in (200, 412) for s in statuses if s < 0)

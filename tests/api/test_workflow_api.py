@@ -1,4 +1,4 @@
-"""The placement workflow over HTTP: a happy path per endpoint, scopes, errors, the audit of reads."""
+"""The placement workflow over HTTP: a happy path per endpoint, scopes, errors, audited reads."""
 
 from __future__ import annotations
 
@@ -240,8 +240,8 @@ def test_bad_offer_decline_and_discharge_bodies_get_422(
     both = client.post(f"/requests/{made['id']}/offers", json={"unit_ids": [CLARE], "top": 2},
                        headers=southwark)  # fmt: skip
     assert both.status_code == 422
-    ineligible = client.post(f"/requests/{made['id']}/offers",
-                             json={"unit_ids": ["barton-moss/irwell"]}, headers=southwark)  # fmt: skip
+    boys_only = {"unit_ids": ["barton-moss/irwell"]}
+    ineligible = client.post(f"/requests/{made['id']}/offers", json=boys_only, headers=southwark)
     assert ineligible.status_code == 422 and "barton-moss/irwell" in ineligible.json["errors"]
     offer_id = offer_to(client, southwark, made["id"], CLARE)
     bad = client.post(f"/offers/{offer_id}/decline", json={"reason": "bored"}, headers=clare)

@@ -1,4 +1,4 @@
-"""The placement workflow through its use cases: requests, offers, declines, admission, batch runs."""
+"""The placement workflow through its use cases: requests, offers, admission, batch runs."""
 
 from __future__ import annotations
 

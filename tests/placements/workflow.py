@@ -14,6 +14,7 @@ from placements.models import Unit
 from placements.units import get_unit
 
 SETTINGS = Settings()
+GROUNDS = ["harm_to_self", "absconding_with_harm"]
 ADMIN = Actor("coordinator", "admin")
 SOUTHWARK = Actor("dcs-southwark", "director", authority_id="southwark")
 SURREY = Actor("dcs-surrey", "director", authority_id="surrey")
@@ -57,7 +58,7 @@ def synthetic_facts(
         age=age,
         sex=rng.choice(["F", "M"]),
         legal_basis=basis,
-        grounds=(rng.choice(["harm_to_self", "absconding_with_harm"]),) if basis == "welfare" else (),
+        grounds=(rng.choice(GROUNDS),) if basis == "welfare" else (),
         needs=tuple(rng.sample(["trauma", "mental_health", "self_harm"], rng.choice([0, 0, 1]))),
         flags=tuple(flags),
         under_13_approval="SoS-approval-0001" if age < 13 else None,
