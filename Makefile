@@ -45,6 +45,7 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m solver bench
+	$(BIN)/python -m api.bench
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-*
