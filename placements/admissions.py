@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from placements import audit, clocks
 from placements.auth import Actor
-from placements.availability import record_change
+from placements.availability import move_beds
 from placements.db import Sessions
-from placements.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from placements.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
-from placements.models import LocalAuthority, Offer, Placement, PlacementRequest, Unit
+from placements.models import LocalAuthority, Offer, Placement, PlacementRequest
 
 
 @dataclass(frozen=True)
@@ -43,27 +43,6 @@ def view_of(placement: Placement) -> PlacementView:
     )  # fmt: skip
 
 
-def _move_bed(session: Session, unit_id: str, *, reserved: int, occupied: int, guard: bool,
-              by: str, cause: str, now: datetime) -> None:  # fmt: skip
-    statement = update(Unit).where(Unit.id == unit_id)
-    if guard:
-        statement = statement.where(Unit.reserved_beds + reserved >= 0)
-    result = session.execute(
-        statement.where(Unit.occupied_beds + occupied >= 0)
-        .values(
-            reserved_beds=Unit.reserved_beds + reserved,
-            occupied_beds=Unit.occupied_beds + occupied,
-            version=Unit.version + 1,
-        )
-        .returning(Unit.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if result is not None:
-        unit = session.get(Unit, unit_id, populate_existing=True)
-        assert unit is not None
-        record_change(session, unit, by=by, cause=cause, at=now)
-
-
 def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: datetime, *,
           now: datetime) -> PlacementView:  # fmt: skip
     """Admit a reserved child: the reserved bed becomes occupied and a placement starts."""
@@ -81,8 +60,9 @@ def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: dateti
             raise Forbidden(f"request {request_id} is not reserved in one of your units")
         if request.status != "reserved" or offer is None:
             raise InvalidTransition(f"request {request_id} is {request.status}, not reserved")
-        _move_bed(session, offer.unit_id, reserved=-1, occupied=+1, guard=True, by=actor.label,
-                  cause="admission", now=now)  # fmt: skip
+        if not move_beds(session, offer.unit_id, reserved=-1, occupied=+1, by=actor.label,
+                         cause="admission", now=now):  # fmt: skip
+            raise Conflict(f"unit {offer.unit_id} holds no reservation to turn into a placement")
         authority = session.get(LocalAuthority, request.authority_id)
         assert authority is not None
         placement = Placement(
@@ -129,8 +109,9 @@ def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at
             raise InvalidInput(
                 "discharged before admission", errors={"discharged_at": ["before admitted_at"]}
             )
-        _move_bed(session, placement.unit_id, reserved=0, occupied=-1, guard=False,
-                  by=actor.label, cause="discharge", now=now)  # fmt: skip
+        # A home may already have reported the child gone; then there is no bed left to free.
+        move_beds(session, placement.unit_id, occupied=-1, by=actor.label, cause="discharge",
+                  now=now)  # fmt: skip
         placement.status, placement.discharged_at = "discharged", discharged_at
         placement.destination, placement.next_review_due = destination, None
         request = session.get(PlacementRequest, placement.request_id)

@@ -115,6 +115,44 @@ def record_change(session: Session, unit: Unit, *, by: str, cause: str, at: date
     )
 
 
+def move_beds(
+    session: Session,
+    unit_id: str,
+    *,
+    reserved: int = 0,
+    occupied: int = 0,
+    by: str,
+    cause: str,
+    now: datetime,
+) -> bool:
+    """Shift a unit's service-managed counts by one conditional update; False if it would break.
+
+    Reserving needs a free bed (`occupied + reserved < staffed` before the change), and no count
+    may go below zero; the row lock this takes serialises every other change to the unit.
+    """
+    statement = update(Unit).where(
+        Unit.id == unit_id,
+        Unit.reserved_beds + reserved >= 0,
+        Unit.occupied_beds + occupied >= 0,
+        Unit.occupied_beds + occupied + Unit.reserved_beds + reserved <= Unit.staffed_beds,
+    )
+    moved = session.execute(
+        statement.values(
+            reserved_beds=Unit.reserved_beds + reserved,
+            occupied_beds=Unit.occupied_beds + occupied,
+            version=Unit.version + 1,
+        )
+        .returning(Unit.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if moved is None:
+        return False
+    unit = session.get(Unit, unit_id, populate_existing=True)
+    assert unit is not None
+    record_change(session, unit, by=by, cause=cause, at=now)
+    return True
+
+
 def update_availability(
     sessions: Sessions,
     actor: Actor,

@@ -13,7 +13,7 @@ import solver
 from placements import audit
 from placements.acceptance import load_history
 from placements.auth import SYSTEM, Actor
-from placements.availability import record_change
+from placements.availability import move_beds
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import (
@@ -206,23 +206,6 @@ def get_offer(sessions: Sessions, actor: Actor, offer_id: str, *, now: datetime)
         return view_of(offer, request)
 
 
-def reserve_bed(session: Session, unit_id: str, *, by: str, now: datetime) -> bool:
-    """Reserve one bed by a single conditional update; False when none is free."""
-    reserved = session.execute(
-        update(Unit)
-        .where(Unit.id == unit_id, Unit.occupied_beds + Unit.reserved_beds < Unit.staffed_beds)
-        .values(reserved_beds=Unit.reserved_beds + 1, version=Unit.version + 1)
-        .returning(Unit.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if reserved is None:
-        return False
-    unit = session.get(Unit, unit_id, populate_existing=True)
-    assert unit is not None
-    record_change(session, unit, by=by, cause="offer_accepted", at=now)
-    return True
-
-
 def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Settings,
            now: datetime) -> OfferView:  # fmt: skip
     """Accept an offer: reserve its bed, cancel the request's other offers; 409 if no bed left."""
@@ -234,7 +217,8 @@ def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Setting
             raise InvalidTransition(f"request {request.id} is {request.status}")
         # The conditional update takes the unit's row lock first, so the mix check below sees
         # every reservation committed before ours.
-        if not reserve_bed(session, offer.unit_id, by=actor.label, now=now):
+        if not move_beds(session, offer.unit_id, reserved=+1, by=actor.label,
+                         cause="offer_accepted", now=now):  # fmt: skip
             raise NoBedLeft(f"unit {offer.unit_id} has no free bed left")
         _check_mix(session, request, offer.unit_id, settings)
         offer.status, offer.answered_at, offer.answered_by = "accepted", now, actor.label
