@@ -50,14 +50,15 @@ def main(rounds: int = 300) -> None:
             made = client.post("/requests", json={**REQUEST, "case_reference": f"B-{n}"},
                                headers=headers)  # fmt: skip
             created.append((time.perf_counter() - start) * 1000)
-        request_id = made.json["id"]
+        request_id = made.get_json()["id"]
         options: list[float] = []
         for _ in range(rounds):
             start = time.perf_counter()
             response = client.get(f"/requests/{request_id}/options", headers=headers)
             options.append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200
-        units = len(response.json["options"]) + len(response.json["excluded"])
+        ranked = response.get_json()
+        units = len(ranked["options"]) + len(ranked["excluded"])
         print(f"seeded estate: {units} units; SQLite; in-process test client")
         print(f"GET /requests/{{id}}/options  p50 {statistics.median(options):.1f} ms  "
               f"p95 {percentile(options, 0.95):.1f} ms  ({rounds} calls)")  # fmt: skip
