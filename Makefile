@@ -22,6 +22,9 @@ run: $(STAMP)
 	$(BIN)/placements db upgrade
 	$(BIN)/placements seed
 	$(BIN)/placements tokens demo
+	# The scheduler runs beside the API in its own process and stops when the server does.
+	$(BIN)/placements scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/placements serve --host $(HOST) --port $(PORT)
 
 test: lint typecheck contracts migrations-check pytest

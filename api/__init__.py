@@ -14,10 +14,14 @@ from api import (
     authorities,
     health,
     matching,
+    meetings,
+    notifications,
     offers,
+    panels,
     providers,
     reports,
     requests,
+    thresholds,
     units,
 )
 from api.context import Service, actor
@@ -40,6 +44,10 @@ BLUEPRINTS = (
     admissions.blp,
     matching.blp,
     reports.blp,
+    panels.blp,
+    meetings.blp,
+    thresholds.blp,
+    notifications.blp,
 )
 
 

@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api import create_app
 from api.context import service
-from placements import seeding, tokens
+from placements import jobs, scheduler, seeding, tokens
 from placements.auth import ROLES, Actor
 from placements.errors import PlacementsError
 from placements.migrations import upgrade
@@ -55,7 +55,8 @@ def seed() -> None:
     click.echo(
         f"providers: {result.providers_changed} created or changed, "
         f"{result.providers_unchanged} unchanged; authorities: {result.authorities_changed} "
-        f"created or changed, {result.authorities_unchanged} unchanged"
+        f"created or changed, {result.authorities_unchanged} unchanged; panels: "
+        f"{result.panels_changed} created or changed, {result.panels_unchanged} unchanged"
     )
 
 
@@ -69,7 +70,11 @@ def tokens_group() -> None:
 @click.option("--authority", "authority_id", help="the director's local authority")
 @click.option("--provider", "provider_id", help="the provider's home")
 @click.option("--panel", "panel_id", help="the panel member's panel")
-@click.option("--label", help="a unique name for the token (default: generated)")
+@click.option(
+    "--label",
+    help="a unique name for the token (default: generated); for role panel, the member's email,"
+    " optionally followed by '#anything'",
+)
 @with_appcontext
 def tokens_create(
     role: str,
@@ -126,6 +131,40 @@ def rank(args: tuple[str, ...]) -> None:
     from solver.__main__ import main as solver_main
 
     sys.exit(solver_main(["rank", *args]))
+
+
+@cli.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduled jobs; with another scheduler on the database, stand by until it dies."""
+    scheduler.run(service().sessions, service().settings)
+
+
+@cli.group("jobs")
+def jobs_group() -> None:
+    """Scheduled jobs, run once by hand."""
+
+
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice(list(jobs.JOBS)))
+@click.option("--now", "at", help="the job's clock, ISO 8601 (default: now; UTC without offset)")
+@with_appcontext
+def jobs_run(name: str, at: str | None) -> None:
+    """Run one job once, with the given clock."""
+    moment = _instant(at) if at else datetime.now(UTC)
+    try:
+        result = jobs.run(name, service().sessions, service().settings, now=moment)
+    except PlacementsError as error:
+        _fail(error)
+    click.echo(f"{name} at {moment.isoformat()}: {result}")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--now") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @cli.command("serve")

@@ -20,6 +20,13 @@ class Settings:
     offer_hours: float = 4.0
     incompatible_flags: tuple[tuple[str, str], ...] = field(default=DEFAULT_INCOMPATIBLE_FLAGS)
     smtp_url: str | None = None
+    mail_from: str = "placements@example.org"
+    review_lead_days: int = 7
+    scheduler_lease_seconds: float = 30.0
+    demand_check_seconds: float = 300.0
+    review_calls_seconds: float = 3600.0
+    offer_expiry_seconds: float = 60.0
+    notify_seconds: float = 30.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
@@ -35,6 +42,13 @@ class Settings:
                 else DEFAULT_INCOMPATIBLE_FLAGS
             ),
             smtp_url=values.get("PLACEMENTS_SMTP_URL") or None,
+            mail_from=values.get("PLACEMENTS_MAIL_FROM") or "placements@example.org",
+            review_lead_days=int(values.get("PLACEMENTS_REVIEW_LEAD_DAYS") or 7),
+            scheduler_lease_seconds=float(values.get("PLACEMENTS_SCHEDULER_LEASE_SECONDS") or 30),
+            demand_check_seconds=float(values.get("PLACEMENTS_DEMAND_CHECK_SECONDS") or 300),
+            review_calls_seconds=float(values.get("PLACEMENTS_REVIEW_CALLS_SECONDS") or 3600),
+            offer_expiry_seconds=float(values.get("PLACEMENTS_OFFER_EXPIRY_SECONDS") or 60),
+            notify_seconds=float(values.get("PLACEMENTS_NOTIFY_SECONDS") or 30),
         )
 
     @classmethod

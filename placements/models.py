@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -321,3 +322,177 @@ class MatchingRun(Base):
     solve_seconds: Mapped[float]
     proposals: Mapped[list[dict[str, Any]]] = mapped_column(Json)
     unplaced: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+
+
+class Panel(Base):
+    """A panel that meets: an authority's statutory review panel or an escalation panel."""
+
+    __tablename__ = "panel"
+    __table_args__ = (
+        CheckConstraint("kind IN ('review', 'escalation')", name="kind"),
+        CheckConstraint(
+            "(kind = 'review' AND authority_id IS NOT NULL)"
+            " OR (kind = 'escalation' AND authority_id IS NULL)",
+            name="authority",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    # One review panel per placing authority; escalation panels have none (NULLs are distinct).
+    authority_id: Mapped[str | None] = mapped_column(ForeignKey("local_authority.id"), unique=True)
+    region: Mapped[str | None] = mapped_column(String(100))
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    members: Mapped[list[PanelMember]] = relationship(
+        back_populates="panel", order_by="PanelMember.id", cascade="all, delete-orphan"
+    )
+
+
+class PanelMember(Base):
+    """A member of a panel, reached by email; `independent` of the placing authority or not."""
+
+    __tablename__ = "panel_member"
+    __table_args__ = (
+        CheckConstraint("role IN ('chair', 'member')", name="role"),
+        UniqueConstraint("panel_id", "email", name="uq_panel_member_panel_id_email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    panel_id: Mapped[str] = mapped_column(ForeignKey("panel.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    independent: Mapped[bool]
+    panel: Mapped[Panel] = relationship(back_populates="members")
+
+
+class ThresholdRule(Base):
+    """An escalation rule's setting as changed by an admin; rules never changed use defaults."""
+
+    __tablename__ = "threshold_rule"
+
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool]
+    amber: Mapped[float | None]
+    red: Mapped[float | None]
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class EscalationEpisode(Base):
+    """A spell of breached demand thresholds; `open_key` is set only while it lasts."""
+
+    __tablename__ = "escalation_episode"
+    __table_args__ = (
+        CheckConstraint("level IN ('amber', 'red')", name="level"),
+        Index("ix_escalation_episode_opened_at", "opened_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    # Unique while open, NULL once closed: the database allows one open episode per scope.
+    open_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    level: Mapped[str] = mapped_column(String(8))
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(Json)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Meeting(Base):
+    """A meeting the service called: a child's statutory review or an escalation meeting."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (
+        CheckConstraint("kind IN ('review', 'escalation')", name="kind"),
+        CheckConstraint("status IN ('called', 'held', 'cancelled', 'overdue')", name="status"),
+        CheckConstraint("priority IS NULL OR priority IN ('amber', 'red')", name="priority"),
+        CheckConstraint(
+            "recommendation IS NULL"
+            " OR recommendation IN ('continue', 'end', 'alternative_accommodation')",
+            name="recommendation",
+        ),
+        Index("ix_meeting_panel_id_status", "panel_id", "status"),
+        Index("ix_meeting_placement_id", "placement_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # "episode:<id>" or "review:<placement id>:<due date>": a meeting is called once per key.
+    call_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    panel_id: Mapped[str] = mapped_column(ForeignKey("panel.id"))
+    episode_id: Mapped[str | None] = mapped_column(ForeignKey("escalation_episode.id"))
+    placement_id: Mapped[str | None] = mapped_column(ForeignKey("placement.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str | None] = mapped_column(String(8))
+    due_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    scheduled_for: Mapped[datetime] = mapped_column(UtcDateTime())
+    request_ids: Mapped[list[str]] = mapped_column(Json)
+    agenda: Mapped[dict[str, Any]] = mapped_column(Json)
+    sequence: Mapped[int] = mapped_column(default=0)
+    called_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    held_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attendees: Mapped[list[str] | None] = mapped_column(Json)
+    recommendation: Mapped[str | None] = mapped_column(String(32))
+    outcome_text: Mapped[str | None] = mapped_column(Text)
+    outcome_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class MeetingAcknowledgement(Base):
+    """A member's acknowledgement of a meeting call."""
+
+    __tablename__ = "meeting_acknowledgement"
+
+    meeting_id: Mapped[str] = mapped_column(ForeignKey("meeting.id"), primary_key=True)
+    member_email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Notification(Base):
+    """One message to one member on one channel, kept in the outbox until delivered or failed."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'webhook')", name="channel"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        UniqueConstraint(
+            "meeting_id",
+            "sequence",
+            "channel",
+            "member_email",
+            name="uq_notification_meeting_id_sequence_channel_member_email",
+        ),
+        Index("ix_notification_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    # Also the webhook id: stable across retries, so that receivers can drop duplicates.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(ForeignKey("meeting.id"))
+    sequence: Mapped[int]
+    event: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    member_email: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str] = mapped_column(String(500))
+    content: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduled jobs, until when (SQLite; PostgreSQL uses an advisory lock)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from placements import authorities, providers
+from placements import authorities, panels, providers
 from placements.auth import Actor
 from placements.db import Sessions
 from placements.providers import ProviderSpec, StartingAvailability, UnitSpec
@@ -25,6 +25,8 @@ class SeedResult:
     providers_unchanged: int
     authorities_changed: int
     authorities_unchanged: int
+    panels_changed: int = 0
+    panels_unchanged: int = 0
 
 
 def seed_file(name: str) -> Path:
@@ -61,8 +63,15 @@ def provider_spec(data: dict[str, Any]) -> ProviderSpec:
     return ProviderSpec(**fields, units=units)
 
 
+def panel_spec(data: dict[str, Any]) -> panels.PanelSpec:
+    """A panel's registration from its seed record."""
+    members = tuple(panels.MemberSpec(**m) for m in data.get("members", []))
+    fields = {k: v for k, v in data.items() if k not in ("id", "members")}
+    return panels.PanelSpec(**fields, members=members)
+
+
 def seed(sessions: Sessions, *, now: datetime) -> SeedResult:
-    """Register the seed's authorities and homes."""
+    """Register the seed's authorities, homes and panels."""
     authority_changes = [
         authorities.register(sessions, SEED_ACTOR, authorities.AuthoritySpec(**a), now=now).changed
         for a in read_seed("authorities.toml")["authorities"]
@@ -71,9 +80,15 @@ def seed(sessions: Sessions, *, now: datetime) -> SeedResult:
         providers.register(sessions, SEED_ACTOR, provider_spec(p), now=now).changed
         for p in read_seed("providers.toml")["providers"]
     ]
+    panel_changes = [
+        panels.register(sessions, SEED_ACTOR, p["id"], panel_spec(p), now=now).changed
+        for p in read_seed("panels.toml")["panels"]
+    ]
     return SeedResult(
         sum(provider_changes),
         len(provider_changes) - sum(provider_changes),
         sum(authority_changes),
         len(authority_changes) - sum(authority_changes),
+        sum(panel_changes),
+        len(panel_changes) - sum(panel_changes),
     )

@@ -13,7 +13,7 @@ from placements import audit
 from placements.auth import ROLES, Actor, hash_token, new_token
 from placements.db import Sessions
 from placements.errors import Conflict, InvalidInput, NotFound
-from placements.models import ApiToken, LocalAuthority, Provider
+from placements.models import ApiToken, LocalAuthority, Panel, Provider
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ def _check_scope(session: Session, request: TokenRequest) -> str | None:
         raise NotFound(f"local authority {request.authority_id!r} does not exist")
     if wanted == "provider_id" and session.get(Provider, request.provider_id) is None:
         raise NotFound(f"provider {request.provider_id!r} does not exist")
+    if wanted == "panel_id" and session.get(Panel, request.panel_id) is None:
+        raise NotFound(f"panel {request.panel_id!r} does not exist")
     return given[wanted] if wanted else None
 
 

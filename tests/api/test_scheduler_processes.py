@@ -1,0 +1,131 @@
+"""Jobs and the scheduler as operators run them: real processes on one database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from placements.db import Sessions, make_engine
+from placements.migrations import upgrade
+from placements.models import EscalationEpisode, Meeting, Notification
+from placements.seeding import seed
+from tests.conftest import NOW, PG_URL, fresh_postgresql_database
+from tests.placements.casework import open_requests
+
+PLACEMENTS = str(Path(sys.executable).with_name("placements"))
+T = NOW + timedelta(hours=1)
+LEASE_SECONDS = 2.0
+
+
+@pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
+def busy_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A seeded database with 26 open welfare requests: demand above the amber threshold."""
+    url = (
+        f"sqlite:///{tmp_path / 'jobs.db'}"
+        if request.param == "sqlite"
+        else fresh_postgresql_database("jobs")
+    )
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = Sessions.for_engine(engine)
+    seed(sessions, now=NOW)
+    open_requests(sessions, 26, at=NOW)
+    engine.dispose()
+    return url
+
+
+def counts(url: str) -> tuple[int, int, int]:
+    engine = make_engine(url)
+    with Sessions.for_engine(engine).read() as session:
+        found = tuple(
+            session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Meeting, EscalationEpisode, Notification)
+        )
+    engine.dispose()
+    return found  # type: ignore[return-value]
+
+
+def start(url: str, *args: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [PLACEMENTS, *args],
+            env={**os.environ, "PLACEMENTS_DATABASE_URL": url, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.mark.slow
+def test_three_demand_checks_started_at_once_call_exactly_one_meeting(
+    busy_database: str, tmp_path: Path
+) -> None:
+    command = ("jobs", "run", "demand-check", "--now", T.isoformat())
+    logs = [tmp_path / f"check-{n}.log" for n in range(3)]
+    processes = [start(busy_database, *command, log=log) for log in logs]
+    assert [p.wait(timeout=60) for p in processes] == [0, 0, 0]
+    outputs = [log.read_text() for log in logs]
+    assert sum("episode opened (amber)" in o for o in outputs) == 1, outputs
+    assert sum("episode continued (amber)" in o for o in outputs) == 2, outputs
+    assert counts(busy_database) == (1, 1, 3)
+    again = start(busy_database, *command[:3], "--now", (T + timedelta(minutes=5)).isoformat(),
+                  log=tmp_path / "again.log")  # fmt: skip
+    assert again.wait(timeout=60) == 0
+    assert "episode continued" in (tmp_path / "again.log").read_text()
+    assert counts(busy_database) == (1, 1, 3)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def runs(log: Path) -> int:
+    return log.read_text().count("job notify ran")
+
+
+@pytest.mark.slow
+def test_two_schedulers_run_jobs_once_and_the_standby_takes_over_after_kill_9(
+    busy_database: str, tmp_path: Path
+) -> None:
+    fast = {
+        "PLACEMENTS_SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS),
+        "PLACEMENTS_NOTIFY_SECONDS": "0.5",
+        "PLACEMENTS_DEMAND_CHECK_SECONDS": "1",
+    }
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start(busy_database, "scheduler", log=first_log, **fast)
+    second = None
+    try:
+        assert wait_for(lambda: runs(first_log) > 0, 20), first_log.read_text()[-2000:]
+        second = start(busy_database, "scheduler", log=second_log, **fast)
+        assert wait_for(lambda: "standing by" in second_log.read_text(), 20)
+        before = runs(first_log)
+        time.sleep(LEASE_SECONDS)
+        assert runs(first_log) > before and runs(second_log) == 0
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        killed = time.monotonic()
+        assert wait_for(lambda: runs(second_log) > 0, 2 * LEASE_SECONDS + 1), (
+            second_log.read_text()[-2000:]
+        )
+        assert time.monotonic() - killed <= 2 * LEASE_SECONDS + 1
+        assert counts(busy_database)[:2] == (1, 1)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+    assert second is not None and second.returncode == 0
