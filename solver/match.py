@@ -1,11 +1,14 @@
 """Match every waiting child at once: the most children placed, then the highest total score.
 
-Data first: every eligible (child, unit) pair and its score, found with numpy. Then a min-cost-flow
-relaxation (OR-Tools) that is exact except for the mix rule among the children being placed; its
-value is a proven upper bound. Units where the mix rule bites are repaired by forbidding one side of
-the clash there and solving again. When the repaired answer does not meet the bound and the instance
-is small enough, CP-SAT starts from it (a complete hint) and proves what it can in the time left.
-The answer always carries proven upper bounds on the placed count and on the score.
+Data first: every eligible (child, unit) pair and its score, found with numpy by blocks of children
+(`solver.pairs`). Then a min-cost-flow relaxation (OR-Tools) that is exact except for the mix rule
+among the children being placed; its value is a proven upper bound. Units where the mix rule bites
+get a side decision (keep the A-carriers, keep the B-carriers, or keep at most one carrier, which
+houses a child carrying both flags) and the flow is solved again under them, on a smaller network
+for large instances, until nothing clashes; out of time, every undecided unit is decided as it
+stands so that one last solve is clash-free. Up to mid-size, the linear relaxation with the mix
+rule (GLOP, `solver.lp`) tightens the score bound, and CP-SAT starts from the repaired answer (a
+complete hint) when there is time to build it. The answer always carries proven upper bounds.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
+from solver.lp import mix_lp_bound
 from solver.model import Assignment, Problem, Solution, Unplaced
+from solver.pairs import blocks
 from solver.rules import (
     REASONS,
     BoolArray,
@@ -32,13 +37,16 @@ from solver.rules import (
     estate,
     flags_conflict,
 )
-from solver.score import COMPONENTS, score_rows
 
 CP_SAT_MAX_PAIRS = 250_000  # above this, the repaired flow answer is returned with its bounds
+CP_SAT_BUILD_S_PER_PAIR = 40e-6  # CP-SAT runs only when the time left is twice its build time
+LP_MAX_PAIRS = 100_000  # up to this, the linear relaxation with the mix rule tightens the bound
+LP_S_PER_PAIR = 30e-6  # and it runs only when the time left covers this much per pair
 FULL_REPAIR_PAIRS = 200_000  # above this, repairs solve a network of each child's best arcs
 REPAIR_ARCS_PER_CHILD = 100
 REPAIR_ROUNDS = 30
 REPAIR_SHARE = 0.5  # of the time left after the relaxation, spent flipping side decisions
+BOUND_RESERVE = 1.3  # times the relaxation's time, kept for a second bounding flow
 
 
 @dataclass(frozen=True)
@@ -76,18 +84,12 @@ class Bounds:
 
 def eligible_pairs(problem: Problem) -> Pairs:
     """Return every eligible (child, unit) pair of the problem with its score."""
-    places = estate(problem)
     children, units, scores, distances = [], [], [], []
-    for c, child in enumerate(problem.children):
-        distance = distances_km(child.lat, child.lon, places)
-        eligible = np.flatnonzero(child_reasons(child, places, distance) == 0)
-        if len(eligible) == 0:
-            continue
-        parts = score_rows(child, places, distance, problem.weights)
-        scores.append(sum(parts[name][eligible] for name in COMPONENTS))
-        units.append(eligible)
-        children.append(np.full(len(eligible), c, dtype=np.int64))
-        distances.append(distance[eligible])
+    for first, rows, block_units, score, distance in blocks(problem):
+        children.append(rows + first)
+        units.append(block_units)
+        scores.append(score)
+        distances.append(distance)
     child = _joined(children, np.int64)
     flags = sorted({flag for pair in problem.incompatible_flags for flag in pair})
     carries = {
@@ -104,22 +106,58 @@ def eligible_pairs(problem: Problem) -> Pairs:
 
 
 def _joined(parts: list[Any], dtype: Any) -> Any:
-    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+# A side decision per (unit, incompatible pair): 0 none, 1 keep carriers of A, 2 keep carriers of B,
+# 3 keep at most one carrier of either flag (the way to house a child carrying both).
+Sides = npt.NDArray[np.int8]
+KEEP_A, KEEP_B, SOLO = 1, 2, 3
 
 
 # The flow relaxation ------------------------------------------------------------------------
 
 
 class Network:
-    """Source -> child (1) -> unit (one arc per eligible pair) -> sink (free beds)."""
+    """Source -> child (1) -> unit (one arc per eligible pair) -> sink (free beds).
 
-    def __init__(self, problem: Problem, pairs: Pairs, *, any_count: bool = False) -> None:
+    With `solo`, each unit also has a side node with one arc of capacity 0 or 1 into the unit,
+    and each pair whose child carries an incompatible flag a second arc into that node: a unit
+    decided SOLO takes its carriers only through it, so at most one of them.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        pairs: Pairs,
+        *,
+        solo: bool = False,
+    ) -> None:
         n, m = len(problem.children), len(problem.units)
         self.flow = min_cost_flow.SimpleMinCostFlow()
-        source, sink = 0, n + m + 1
+        source, sink = 0, n + 2 * m + 1
         self.arcs = self.flow.add_arcs_with_capacity_and_unit_cost(
             pairs.child + 1, pairs.unit + n + 1, np.ones(len(pairs), np.int64), -pairs.score
         )
+        self.carriers = np.zeros(0, dtype=np.int64)
+        if solo:
+            carrier = np.zeros(len(pairs), dtype=np.bool_)
+            for carried in pairs.carries.values():
+                carrier |= carried
+            self.carriers = np.flatnonzero(carrier)
+            c = self.carriers
+            self.solo_arcs = self.flow.add_arcs_with_capacity_and_unit_cost(
+                pairs.child[c] + 1,
+                pairs.unit[c] + n + m + 1,
+                np.zeros(len(c), np.int64),
+                -pairs.score[c],
+            )
+            self.solo_units = self.flow.add_arcs_with_capacity_and_unit_cost(
+                np.arange(n + m + 1, n + 2 * m + 1, dtype=np.int64),
+                np.arange(n + 1, n + m + 1, dtype=np.int64),
+                np.zeros(m, np.int64),
+                np.zeros(m, np.int64),
+            )
         children = np.arange(1, n + 1, dtype=np.int64)
         self.flow.add_arcs_with_capacity_and_unit_cost(
             np.zeros(n, np.int64), children, np.ones(n, np.int64), np.zeros(n, np.int64)
@@ -129,11 +167,13 @@ class Network:
         self.flow.add_arcs_with_capacity_and_unit_cost(
             units, np.full(m, sink, np.int64), beds, np.zeros(m, np.int64)
         )
-        if any_count:  # a way round every child, so that any number of them may be placed
-            self.flow.add_arc_with_capacity_and_unit_cost(source, sink, n, 0)
+        # A way round the children, closed until `at_least` opens it.
+        self.bypass = self.flow.add_arc_with_capacity_and_unit_cost(source, sink, 0, 0)
+        self.children = n
         self.flow.set_node_supply(source, n)
         self.flow.set_node_supply(sink, -n)
-        self.any_count = any_count
+        self.any_count = False
+        self.solo = solo
 
     def solve(self) -> tuple[BoolArray, int, int]:
         """Return the chosen pairs, the placed count and the score of an optimal flow."""
@@ -142,18 +182,29 @@ class Network:
         if status != self.flow.OPTIMAL:
             raise RuntimeError(f"min-cost flow failed with status {status}")
         chosen = self.flow.flows(self.arcs) > 0
+        if self.solo:
+            chosen[self.carriers] |= self.flow.flows(self.solo_arcs) > 0
         return chosen, int(chosen.sum()), -int(self.flow.optimal_cost())
 
-    def close(self, forbidden: BoolArray) -> None:
-        """Close the arcs of the forbidden pairs and open all the others."""
-        self.flow.set_arc_capacities(self.arcs, (~forbidden).astype(np.int64))
+    def at_least(self, placed: int) -> None:
+        """From now on, place any number of children from `placed` up, for the best score."""
+        self.flow.set_arc_capacity(self.bypass, self.children - placed)
+        self.any_count = True
+
+    def close(
+        self, forbidden: BoolArray, sides: Sides | None = None, via: BoolArray | None = None
+    ) -> None:
+        """Close the forbidden pairs' arcs; with sides, send `via` pairs through the side nodes."""
+        if sides is None or via is None or not self.solo:
+            self.flow.set_arc_capacities(self.arcs, (~forbidden).astype(np.int64))
+            return
+        self.flow.set_arc_capacities(self.arcs, (~forbidden & ~via).astype(np.int64))
+        solo_open = (~forbidden & via)[self.carriers]
+        self.flow.set_arc_capacities(self.solo_arcs, solo_open.astype(np.int64))
+        self.flow.set_arc_capacities(self.solo_units, (sides == SOLO).any(axis=1).astype(np.int64))
 
 
 # Repair of the mix rule ---------------------------------------------------------------------
-
-# A side decision per (unit, incompatible pair): 0 none, 1 keep carriers of A, 2 keep carriers of B.
-Sides = npt.NDArray[np.int8]
-KEEP_A, KEEP_B = 1, 2
 
 
 def forbidden_by(problem: Problem, pairs: Pairs, sides: Sides) -> BoolArray:
@@ -165,10 +216,21 @@ def forbidden_by(problem: Problem, pairs: Pairs, sides: Sides) -> BoolArray:
     return forbidden
 
 
-def decide_clashes(problem: Problem, pairs: Pairs, chosen: BoolArray, sides: Sides) -> bool:
+def through_solo(problem: Problem, pairs: Pairs, sides: Sides) -> BoolArray:
+    """Return the pairs of carriers at units decided SOLO for one of the carried flags' pairs."""
+    via = np.zeros(len(pairs), dtype=np.bool_)
+    for j, (a, b) in enumerate(problem.incompatible_flags):
+        via |= (sides[pairs.unit, j] == SOLO) & (pairs.carries[a] | pairs.carries[b])
+    return via
+
+
+def decide_clashes(
+    problem: Problem, pairs: Pairs, chosen: BoolArray, sides: Sides, *, solo: bool = True
+) -> bool:
     """Decide a side at each unit where chosen children clash; return whether any clashed.
 
-    The side holding more placements (then more score) stays.
+    The side holding more placements (then more score) stays; with `solo`, keeping only the best
+    single carrier is a third choice, which is how a child carrying both flags keeps its place.
     """
     m = len(problem.units)
     value = pairs.score.astype(np.float64) + 1e7  # a placement outweighs any score
@@ -184,9 +246,17 @@ def decide_clashes(problem: Problem, pairs: Pairs, chosen: BoolArray, sides: Sid
             continue
         found = True
         only_a, only_b = chosen & ca & ~cb, chosen & cb & ~ca
-        keep_a = np.bincount(pairs.unit[only_a], value[only_a], m)
-        keep_b = np.bincount(pairs.unit[only_b], value[only_b], m)
-        sides[clash, j] = np.where(keep_a[clash] >= keep_b[clash], KEEP_A, KEEP_B)
+        keep: list[FloatArray] = [
+            np.bincount(pairs.unit[only_a], value[only_a], m).astype(np.float64),
+            np.bincount(pairs.unit[only_b], value[only_b], m).astype(np.float64),
+        ]
+        if solo:
+            carriers = chosen & (ca | cb)
+            single = np.zeros(m, dtype=np.float64)
+            np.maximum.at(single, pairs.unit[carriers], value[carriers])
+            keep.append(single)
+        best = np.argmax(np.stack(keep), axis=0).astype(np.int8) + 1
+        sides[clash, j] = best[clash]
     return found
 
 
@@ -195,24 +265,40 @@ def settle(
 ) -> tuple[BoolArray, Sides]:
     """Solve the flow under the side decisions, deciding new clashes until the mix rule holds.
 
-    Past the deadline (or after too many rounds) the clashing children are simply unplaced.
+    Past the deadline (or after too many rounds) every undecided unit is decided as it stands, so
+    that one more solve cannot clash anywhere.
     """
     sides = sides.copy()
-    for round_ in range(REPAIR_ROUNDS):
-        if round_ and time.perf_counter() > deadline:
-            break
-        network.close(forbidden_by(problem, pairs, sides))
+    chosen = np.zeros(len(pairs), dtype=np.bool_)
+    for round_ in range(REPAIR_ROUNDS + 1):
+        if round_ == REPAIR_ROUNDS or (round_ and time.perf_counter() > deadline):
+            lock_all(problem, pairs, chosen, sides)
+        via = through_solo(problem, pairs, sides)
+        network.close(forbidden_by(problem, pairs, sides), sides, via)
         chosen, _, _ = network.solve()
         if not decide_clashes(problem, pairs, chosen, sides):
             return chosen, sides
+        if (sides > 0).all():
+            break
     return drop_clashes(problem, pairs, chosen), sides
+
+
+def lock_all(problem: Problem, pairs: Pairs, chosen: BoolArray, sides: Sides) -> None:
+    """Decide every undecided unit: the side its chosen carriers hold, else at most one carrier."""
+    m = len(problem.units)
+    for j, (a, b) in enumerate(problem.incompatible_flags):
+        ca, cb = pairs.carries[a], pairs.carries[b]
+        has_a = np.bincount(pairs.unit[chosen & ca & ~cb], minlength=m) > 0
+        has_b = np.bincount(pairs.unit[chosen & cb & ~ca], minlength=m) > 0
+        open_ = sides[:, j] == 0
+        sides[open_, j] = np.where(has_a[open_], KEEP_A, np.where(has_b[open_], KEEP_B, SOLO))
 
 
 def drop_clashes(problem: Problem, pairs: Pairs, chosen: BoolArray) -> BoolArray:
     """Unplace children until no unit holds both sides of an incompatible pair."""
     chosen = chosen.copy()
     sides = np.zeros((len(problem.units), len(problem.incompatible_flags)), dtype=np.int8)
-    while decide_clashes(problem, pairs, chosen, sides):
+    while decide_clashes(problem, pairs, chosen, sides, solo=False):
         chosen &= ~forbidden_by(problem, pairs, sides)
     return chosen
 
@@ -221,23 +307,24 @@ def repair(problem: Problem, pairs: Pairs, relaxed: BoolArray, deadline: float) 
     """Turn the relaxation's answer into one that keeps the mix rule, as good as time allows.
 
     Large instances are repaired on a smaller network (the relaxation's arcs and each child's
-    best ones); then each side decision is flipped in turn and kept when the answer improves.
+    best ones); then each side decision is changed in turn and kept when the answer improves.
     """
     sides = np.zeros((len(problem.units), len(problem.incompatible_flags)), dtype=np.int8)
     if not decide_clashes(problem, pairs, relaxed, sides):
         return relaxed
     keep = relaxed | best_per_child(pairs, REPAIR_ARCS_PER_CHILD)
     local = pairs.subset(np.flatnonzero(keep)) if len(pairs) > FULL_REPAIR_PAIRS else pairs
-    network = Network(problem, local)
+    network = Network(problem, local, solo=True)
     chosen, sides = settle(problem, local, network, sides, deadline)
     for u, j in zip(*np.nonzero(sides), strict=True):
-        if time.perf_counter() > deadline:
-            break
-        trial = sides.copy()
-        trial[u, j] = KEEP_A + KEEP_B - sides[u, j]
-        flipped, flipped_sides = settle(problem, local, network, trial, deadline)
-        if _value(local, flipped) > _value(local, chosen):
-            chosen, sides = flipped, flipped_sides
+        for other in (KEEP_A, KEEP_B, SOLO):
+            if other == sides[u, j] or time.perf_counter() > deadline:
+                continue
+            trial = sides.copy()
+            trial[u, j] = other
+            changed, changed_sides = settle(problem, local, network, trial, deadline)
+            if _value(local, changed) > _value(local, chosen):
+                chosen, sides = changed, changed_sides
     if local is pairs:
         return chosen
     full = np.zeros(len(pairs), dtype=np.bool_)
@@ -246,11 +333,19 @@ def repair(problem: Problem, pairs: Pairs, relaxed: BoolArray, deadline: float) 
 
 
 def best_per_child(pairs: Pairs, count: int) -> BoolArray:
-    """Return each child's `count` best-scoring pairs."""
-    order = np.lexsort((-pairs.score, pairs.child))
-    starts = np.searchsorted(pairs.child[order], pairs.child[order], side="left")
-    best = np.zeros(len(pairs), dtype=np.bool_)
-    best[order[np.arange(len(pairs)) - starts < count]] = True
+    """Return about each child's `count` best-scoring pairs (and any tied with the last)."""
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=np.bool_)
+    low = int(pairs.score.min())
+    span = int(pairs.score.max()) - low + 1
+    n = int(pairs.child.max()) + 1
+    cells = pairs.child * span + (pairs.score - low)
+    # Per child, how many pairs score at least each value: the lowest value with `count` of them.
+    at_least = np.bincount(cells, minlength=n * span).reshape(n, span)[:, ::-1].cumsum(axis=1)
+    reached = at_least >= count
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), span - 1)
+    threshold = low + span - 1 - first
+    best: BoolArray = pairs.score >= threshold[pairs.child]
     return best
 
 
@@ -392,18 +487,35 @@ def match(problem: Problem, *, time_limit_s: float = 10.0, workers: int = 0) -> 
     pairs = eligible_pairs(problem)
     if len(pairs) == 0:
         return _solution(problem, pairs, np.zeros(0, np.bool_), Bounds(0, 0), started)
-    relaxed, placed_bound, score_at_bound = Network(problem, pairs).solve()
-    left = time_limit_s - (time.perf_counter() - started)
-    deadline = time.perf_counter() + REPAIR_SHARE * left
+    relaxing = time.perf_counter()
+    relaxation = Network(problem, pairs)
+    relaxed, placed_bound, score_at_bound = relaxation.solve()
+    relax_s = time.perf_counter() - relaxing
+    # Keep time for one more flow of the same size, in case the repair places fewer children.
+    left = time_limit_s - (time.perf_counter() - started) - BOUND_RESERVE * relax_s
+    deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, left)
     chosen = fill(problem, pairs, repair(problem, pairs, relaxed, deadline))
     bounds = Bounds(placed=placed_bound, score=score_at_bound)
     if int(chosen.sum()) < placed_bound:
-        # Fewer are placed than the relaxation did: bound the score over any number placed.
-        _, _, any_count_score = Network(problem, pairs, any_count=True).solve()
-        bounds = Bounds(placed=placed_bound, score=any_count_score, any_count=True)
+        # Fewer are placed than the relaxation did. The optimum places at least as many as this
+        # answer: bound the score over every answer that does.
+        least = int(chosen.sum())
+        relaxation.at_least(least)
+        _, _, score_from_least = relaxation.solve()
+        bounds = Bounds(placed=placed_bound, score=score_from_least, any_count=True)
     left = time_limit_s - (time.perf_counter() - started)
     proven = _value(pairs, chosen) == (bounds.placed, bounds.score)
-    if not proven and left > 0 and len(pairs) <= CP_SAT_MAX_PAIRS:
+    if not proven and len(pairs) <= LP_MAX_PAIRS and left > LP_S_PER_PAIR * len(pairs):
+        placed = int(chosen.sum())
+        tighter = mix_lp_bound(
+            problem, pairs.child, pairs.unit, pairs.score, pairs.carries, placed, left
+        )
+        if tighter is not None and tighter < bounds.score:
+            bounds = Bounds(placed=bounds.placed, score=tighter, any_count=True)
+        left = time_limit_s - (time.perf_counter() - started)
+        proven = _value(pairs, chosen) == (bounds.placed, bounds.score)
+    cp_sat_build = CP_SAT_BUILD_S_PER_PAIR * len(pairs)
+    if not proven and left > 2 * cp_sat_build and len(pairs) <= CP_SAT_MAX_PAIRS:
         chosen, bounds = solve_cp_sat(problem, pairs, chosen, bounds, left, workers)
     return _solution(problem, pairs, chosen, bounds, started)
 

@@ -12,8 +12,12 @@ from scipy.sparse import coo_matrix
 
 from solver import Child, ExclusionZone, Problem, Unit, eligibility, match, rank
 from solver.check import objective, violations
-from solver.rules import flags_conflict
-from solver.score import pair_score
+from solver.lp import mix_lp_bound
+from solver.match import Bounds as Proven
+from solver.match import Network, eligible_pairs, fill, repair
+from solver.match import _solution as answer
+from solver.rules import child_reasons, distances_km, estate, flags_conflict
+from solver.score import COMPONENTS, pair_score, score_rows
 
 FLAGS = ("cse_victim", "sexual_harm_risk", "gang_affiliation")
 NEEDS = ("cse", "trauma", "autism")
@@ -197,3 +201,44 @@ def test_rank_and_match_agree_on_eligibility(problem: Problem) -> None:
         assert options[assignment.child_id][assignment.unit_id] == assignment.score
     for unplaced in solution.unplaced:
         assert ("no_eligible_unit" in unplaced.reasons) == (not options[unplaced.child_id])
+
+
+@SETTINGS
+@given(any_problem)
+def test_block_pairs_are_the_rules_applied_child_by_child(problem: Problem) -> None:
+    pairs = eligible_pairs(problem)
+    places = estate(problem)
+    expected: list[tuple[int, int, int]] = []
+    for c, child in enumerate(problem.children):
+        distance = distances_km(child.lat, child.lon, places)
+        parts = score_rows(child, places, distance, problem.weights)
+        for u in np.flatnonzero(child_reasons(child, places, distance) == 0).tolist():
+            expected.append((c, u, sum(int(parts[name][u]) for name in COMPONENTS)))
+    found = list(zip(pairs.child.tolist(), pairs.unit.tolist(), pairs.score.tolist(), strict=True))
+    assert found == expected
+
+
+@SETTINGS
+@given(problems(binding=True))
+def test_the_lp_bound_with_the_mix_rule_is_never_below_the_optimum(problem: Problem) -> None:
+    placed, score = milp_optimum(problem)
+    pairs = eligible_pairs(problem)
+    if len(pairs) == 0:
+        return
+    bound = mix_lp_bound(
+        problem, pairs.child, pairs.unit, pairs.score, pairs.carries, placed, time_limit_s=10
+    )
+    assert bound is not None
+    assert bound >= score
+
+
+@SETTINGS
+@given(any_problem)
+def test_a_repair_out_of_time_decides_every_unit_and_stays_feasible(problem: Problem) -> None:
+    pairs = eligible_pairs(problem)
+    if len(pairs) == 0:
+        return
+    relaxed, placed_bound, score_bound = Network(problem, pairs).solve()
+    chosen = fill(problem, pairs, repair(problem, pairs, relaxed, deadline=0.0))
+    solution = answer(problem, pairs, chosen, Proven(placed_bound, score_bound), 0.0)
+    assert violations(problem, solution) == []
