@@ -36,14 +36,6 @@ def client(app: Flask, seeded: Sessions) -> FlaskClient:
 
 
 @pytest.fixture
-def bearer(token: Callable[..., str]) -> Callable[..., Headers]:
-    def make(role: str, **scope: str) -> Headers:
-        return {"Authorization": f"Bearer {token(role, **scope)}"}
-
-    return make
-
-
-@pytest.fixture
 def southwark(bearer: Callable[..., Headers]) -> Headers:
     return bearer("director", authority_id="southwark")
 
