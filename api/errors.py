@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Api
+from flask_smorest.error_handler import ErrorSchema
+from marshmallow import fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -34,8 +36,16 @@ def _describe(errors_by_place: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {errors_by_place}"]
 
 
+class PlacementsErrorSchema(ErrorSchema):  # type: ignore[misc]
+    """An error: status code and name, a message, field errors, and the service's error kind."""
+
+    error = fields.String(metadata={"description": "The service's error kind, e.g. NoBedLeft"})
+
+
 class PlacementsApi(Api):  # type: ignore[misc]
     """flask-smorest's Api, keeping response headers and always giving a message."""
+
+    ERROR_SCHEMA = PlacementsErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, Any]:
         """Render an HTTP error as JSON, keeping Allow and WWW-Authenticate headers."""

@@ -88,7 +88,7 @@ class RequestFieldsSchema(Schema):
     needs = vocabulary(SPECIALISMS)
     flags = vocabulary(FLAGS)
     under_13_approval = fields.String(validate=validate.Length(1, 200), allow_none=True)
-    home = fields.Nested(PointSchema, allow_none=True)
+    home = fields.Nested(PointSchema)
     max_distance_km = fields.Float(
         validate=validate.Range(1, 2000), allow_none=True, allow_nan=False
     )
