@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import request
+from typing import Any
+
+from flask import Response, request
 from flask_smorest import abort
 
 IF_MATCH_DOC = {
@@ -28,3 +30,11 @@ def expected_version() -> int | None:
         return None
     value = header.strip().removeprefix("W/").strip('"')
     return int(value) if value.isdigit() and len(value) < 18 else None
+
+
+def with_etag(body: Any, version: int) -> Any:
+    """The body with its ETag, or an empty 304 when If-None-Match already names this version."""
+    etag = etag_of(version)
+    if request.if_none_match.contains(etag.strip('"')):
+        return Response(status=304, headers={"ETag": etag})
+    return body, 200, {"ETag": etag}

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, now, sessions, settings
-from api.etag import ETAG_HEADER_DOC, IF_MATCH_DOC, etag_of, expected_version
+from api.etag import ETAG_HEADER_DOC, IF_MATCH_DOC, etag_of, expected_version, with_etag
 from api.fields import PageSchema, StrictInteger, one_of
 from placements import availability, units
 from placements.vocabulary import DESIGNATIONS, FLAGS, OUT_OF_USE_REASONS, SEXES
@@ -175,11 +175,12 @@ class UnitById(MethodView):
     """One unit."""
 
     @blp.response(200, UnitSchema, headers=ETAG_HEADER_DOC)
+    @blp.alt_response(304, description="If-None-Match names the current version")
     def get(self, provider_id: str, unit_slug: str) -> Any:
         """Read a unit (id `<provider_id>/<unit_slug>`) and its availability, with its ETag."""
         unit_id = f"{provider_id}/{unit_slug}"
         unit = units.get_unit(sessions(), actor(), unit_id, settings=settings(), now=now())
-        return unit, 200, {"ETag": etag_of(unit.version)}
+        return with_etag(unit, unit.version)
 
 
 @summary_blp.route("/summary")

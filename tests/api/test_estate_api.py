@@ -59,6 +59,16 @@ def test_a_unit_shows_its_counts_and_etag(client: FlaskClient, clare: dict[str, 
         assert key in body
 
 
+def test_if_none_match_with_the_current_etag_gets_304(
+    client: FlaskClient, clare: dict[str, str]
+) -> None:
+    etag = client.get(f"/units/{UNIT}", headers=clare).headers["ETag"]
+    cached = client.get(f"/units/{UNIT}", headers={**clare, "If-None-Match": etag})
+    assert cached.status_code == 304 and cached.headers["ETag"] == etag and not cached.data
+    stale = client.get(f"/units/{UNIT}", headers={**clare, "If-None-Match": '"0"'})
+    assert stale.status_code == 200
+
+
 def test_units_can_be_filtered(client: FlaskClient, clare: dict[str, str]) -> None:
     query = "designation=welfare&sex=F&age=15&has_free_bed=true"
     found = client.get(f"/units?{query}", headers=clare).json
