@@ -14,7 +14,8 @@ from placements.availability import move_beds
 from placements.db import Sessions
 from placements.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
-from placements.models import LocalAuthority, Offer, Placement, PlacementRequest
+from placements.models import LocalAuthority, Offer, Placement
+from placements.requests import lock_request
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: dateti
     """Admit a reserved child: the reserved bed becomes occupied and a placement starts."""
     actor.require("director", "provider", "admin")
     with sessions.begin() as session:
-        request = session.get(PlacementRequest, request_id)
+        request = lock_request(session, request_id)
         if request is None or (
             actor.role == "director" and actor.authority_id != request.authority_id
         ):
@@ -103,6 +104,9 @@ def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at
     """Discharge a placed child and free the bed."""
     with sessions.begin() as session:
         placement = _load(session, actor, placement_id)
+        request = lock_request(session, placement.request_id)
+        assert request is not None
+        session.refresh(placement)
         if placement.status != "active":
             raise InvalidTransition(f"placement {placement_id} is {placement.status}")
         if discharged_at < placement.admitted_at:
@@ -114,8 +118,6 @@ def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at
                   now=now)  # fmt: skip
         placement.status, placement.discharged_at = "discharged", discharged_at
         placement.destination, placement.next_review_due = destination, None
-        request = session.get(PlacementRequest, placement.request_id)
-        assert request is not None
         request.status, request.updated_at = "discharged", now
         audit.record(session, actor, "placement.discharge", "placement", placement.id, at=now,
                      before={"status": "active"},

@@ -27,7 +27,7 @@ from placements.errors import (
 from placements.ids import new_id
 from placements.live import child_of, live_units, problem
 from placements.models import Offer, PlacementRequest, Unit
-from placements.requests import audit_read, load_request
+from placements.requests import audit_read, load_request, lock_request
 
 OFFERABLE = ("waiting", "offered")
 
@@ -128,7 +128,7 @@ def create_offers(
     """Offer a waiting or offered request to chosen units, or to its top k eligible units."""
     actor.require("director", "admin")
     with sessions.begin() as session:
-        request = load_request(session, actor, request_id)
+        request = load_request(session, actor, request_id, lock=True)
         if request.status not in OFFERABLE:
             raise InvalidTransition(f"request {request_id} is {request.status}; cannot offer it")
         audit_read(session, actor, request, now)
@@ -153,11 +153,17 @@ def create_offers(
         return [view_of(o, request) for o in created]
 
 
-def _load_offer(session: Session, actor: Actor, offer_id: str) -> tuple[Offer, PlacementRequest]:
+def _load_offer(
+    session: Session, actor: Actor, offer_id: str, *, lock: bool = False
+) -> tuple[Offer, PlacementRequest]:
     offer = session.get(Offer, offer_id)
     if offer is None:
         raise NotFound(f"offer {offer_id!r} does not exist")
-    request = session.get(PlacementRequest, offer.request_id)
+    if lock:
+        request = lock_request(session, offer.request_id)
+        session.refresh(offer)
+    else:
+        request = session.get(PlacementRequest, offer.request_id)
     assert request is not None
     if actor.role == "provider" and actor.provider_id != offer.provider_id:
         raise Forbidden(f"offer {offer_id} is for another home")
@@ -211,7 +217,7 @@ def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Setting
     """Accept an offer: reserve its bed, cancel the request's other offers; 409 if no bed left."""
     actor.require("provider", "admin")
     with sessions.begin() as session:
-        offer, request = _load_offer(session, actor, offer_id)
+        offer, request = _load_offer(session, actor, offer_id, lock=True)
         _require_pending(offer, now)
         if request.status != "offered":
             raise InvalidTransition(f"request {request.id} is {request.status}")
@@ -249,7 +255,7 @@ def decline(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
     """Decline an offer with a coded reason; the home joins the request's declined list."""
     actor.require("provider", "admin")
     with sessions.begin() as session:
-        offer, request = _load_offer(session, actor, offer_id)
+        offer, request = _load_offer(session, actor, offer_id, lock=True)
         _require_pending(offer, now)
         offer.status, offer.answered_at, offer.answered_by = "declined", now, actor.label
         offer.decline_reason, offer.decline_note = reason, note
@@ -273,15 +279,21 @@ def _reopen_if_unanswered(session: Session, request: PlacementRequest) -> None:
 
 def expire_offers(sessions: Sessions, *, now: datetime) -> int:
     """Expire overdue pending offers; their requests wait again when nothing is pending."""
+    overdue = Offer.status == "pending", Offer.expires_at <= now
     with sessions.begin() as session:
-        overdue = session.scalars(
-            select(Offer).where(Offer.status == "pending", Offer.expires_at <= now)
-        ).all()
-        for offer in overdue:
-            offer.status, offer.answered_at, offer.answered_by = "expired", now, SYSTEM.label
-            audit.record(session, SYSTEM, "offer.expire", "offer", offer.id, at=now)
-        for request_id in {o.request_id for o in overdue}:
-            request = session.get(PlacementRequest, request_id)
+        request_ids = sorted(set(session.scalars(select(Offer.request_id).where(*overdue))))
+        expired = 0
+        for request_id in request_ids:
+            request = lock_request(session, request_id)
             assert request is not None
+            offers = session.scalars(
+                select(Offer)
+                .where(Offer.request_id == request_id, *overdue)
+                .execution_options(populate_existing=True)
+            ).all()
+            for offer in offers:
+                offer.status, offer.answered_at, offer.answered_by = "expired", now, SYSTEM.label
+                audit.record(session, SYSTEM, "offer.expire", "offer", offer.id, at=now)
+            expired += len(offers)
             _reopen_if_unanswered(session, request)
-        return len(overdue)
+        return expired

@@ -256,11 +256,22 @@ def view_of(session: Session, row: PlacementRequest, *, now: datetime) -> Reques
     )
 
 
-def load_request(session: Session, actor: Actor, request_id: str) -> PlacementRequest:
+def lock_request(session: Session, request_id: str) -> PlacementRequest | None:
+    """The request's current row, locked until the transaction ends (PostgreSQL: FOR UPDATE).
+
+    Every step that changes a request's status locks it first, so two homes accepting, or an
+    accept racing an expiry, are serialised (SQLite's BEGIN IMMEDIATE serialises writers anyway).
+    """
+    return session.get(PlacementRequest, request_id, with_for_update=True, populate_existing=True)
+
+
+def load_request(
+    session: Session, actor: Actor, request_id: str, *, lock: bool = False
+) -> PlacementRequest:
     """A request the actor may see: its own authority's (director) or any (admin)."""
     if actor.role not in ("director", "admin"):
         raise Forbidden(f"role {actor.role!r} may not read requests")
-    row = session.get(PlacementRequest, request_id)
+    row = lock_request(session, request_id) if lock else session.get(PlacementRequest, request_id)
     if row is None or (actor.role == "director" and row.authority_id != actor.authority_id):
         raise NotFound(f"request {request_id!r} does not exist")
     return row
@@ -409,7 +420,7 @@ def withdraw(sessions: Sessions, actor: Actor, request_id: str, *, now: datetime
     """Withdraw a waiting or offered request and cancel its pending offers."""
     actor.require("director", "admin")
     with sessions.begin() as session:
-        row = load_request(session, actor, request_id)
+        row = load_request(session, actor, request_id, lock=True)
         if row.status not in OPEN_STATUSES:
             raise InvalidTransition(
                 f"request {request_id} is {row.status}; only waiting or offered requests can be "

@@ -9,12 +9,20 @@ from functools import partial
 import pytest
 from sqlalchemy import Engine, func, select
 
+from placements import offers, requests
 from placements.db import Sessions
 from placements.models import PlacementRequest
 from placements.seeding import seed
 from tests.api.test_concurrent_updates import call
 from tests.conftest import NOW, empty_tables
-from tests.placements.workflow import counts, offered_request, set_free_beds
+from tests.placements.workflow import (
+    SETTINGS,
+    SOUTHWARK,
+    counts,
+    offered_request,
+    set_free_beds,
+    welfare_facts,
+)
 
 UNIT = "swanwick-lodge/1"
 
@@ -87,3 +95,33 @@ def test_the_same_idempotency_key_sent_concurrently_creates_one_request(
     assert len(set(ids)) == 1
     with seeded.read() as session:
         assert session.scalar(select(func.count()).select_from(PlacementRequest)) == 1
+
+
+@pytest.mark.slow
+def test_two_homes_accepting_one_request_at_once_reserve_one_bed(
+    server: str, engine: Engine, sessions: Sessions, token: Callable[..., str]
+) -> None:
+    units = ("swanwick-lodge/1", "clare-lodge/nene")
+    for round_ in range(5):
+        empty_tables(engine)
+        seed(sessions, now=NOW)
+        for unit in units:
+            set_free_beds(sessions, unit, 2, now=NOW)
+        request = requests.create(sessions, SOUTHWARK, welfare_facts(f"BOTH-{round_}"), now=NOW)
+        made = offers.create_offers(sessions, SOUTHWARK, request.id, offers.OfferChoice(units),
+                                    settings=SETTINGS, now=NOW)  # fmt: skip
+        homes = {o.unit_id: token("provider", provider_id=o.provider_id) for o in made}
+
+        def accept(offer: offers.OfferView, homes: dict[str, str] = homes) -> int:
+            return call("POST", f"{server}/offers/{offer.id}/accept", homes[offer.unit_id])[0]
+
+        assert sorted(race([partial(accept, o) for o in made])) == [200, 409], f"round {round_}"
+        assert sum(counts(sessions, unit)[1] for unit in units) == 1
+        director = token("director", authority_id="southwark")
+
+        def admit(request_id: str = request.id, director: str = director) -> int:
+            body = {"admitted_at": "2026-11-21T12:00:00Z"}
+            return call("POST", f"{server}/requests/{request_id}/admission", director, body)[0]
+
+        assert sorted(race([admit, admit])) == [201, 409], f"round {round_}"
+        assert sum(counts(sessions, unit)[1] for unit in units) == 0
