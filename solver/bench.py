@@ -1,6 +1,7 @@
 """The benchmark table: match at four sizes against a greedy baseline, and rank among 4,000 units.
 
-Each size runs in a fresh process so that its peak memory (max RSS, generation included) is its own.
+Each size runs in a fresh process so that its peak memory (max RSS, generation included) is its own;
+at 10,000 x 10,000 beds that adds the child process that solves a bound beside the relaxation.
 """
 
 from __future__ import annotations
@@ -84,9 +85,16 @@ def run_size(size: Size) -> dict[str, object]:
         "score_bound": solution.score_bound,
         "gap": f"{100 * gap:.3f}%",
         "seconds": f"{solution.solve_seconds:.2f}",
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "peak_mb": _peak_mb(),
         "greedy": f"{greedy_placed} / {greedy_score} ({time.perf_counter() - started:.2f} s)",
     }
+
+
+def _peak_mb() -> int:
+    """Max RSS of this process plus that of its largest child (the bound solved aside), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) // 1024
 
 
 def rank_times() -> tuple[float, float]:

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import min_cost_flow
+from ortools.graph.python import max_flow, min_cost_flow
 from ortools.sat.python import cp_model
 
 from solver.lp import mix_lp_bound
@@ -47,6 +52,8 @@ REPAIR_ARCS_PER_CHILD = 100
 REPAIR_ROUNDS = 30
 REPAIR_SHARE = 0.5  # of the time left after the relaxation, spent flipping side decisions
 BOUND_RESERVE = 1.3  # times the relaxation's time, kept for a second bounding flow
+PARALLEL_BOUND_PAIRS = 2_000_000  # from here, with 2 workers, that flow runs in another process
+FINISH_S = 1.0  # kept at the end for the last fill and the answer
 
 
 @dataclass(frozen=True)
@@ -270,12 +277,16 @@ def settle(
     """
     sides = sides.copy()
     chosen = np.zeros(len(pairs), dtype=np.bool_)
+    round_s = 0.0
     for round_ in range(REPAIR_ROUNDS + 1):
-        if round_ == REPAIR_ROUNDS or (round_ and time.perf_counter() > deadline):
+        # The last round, which decides every unit first, is this one if no other would fit.
+        if round_ == REPAIR_ROUNDS or (round_ and time.perf_counter() + 2 * round_s > deadline):
             lock_all(problem, pairs, chosen, sides)
+        began = time.perf_counter()
         via = through_solo(problem, pairs, sides)
         network.close(forbidden_by(problem, pairs, sides), sides, via)
         chosen, _, _ = network.solve()
+        round_s = time.perf_counter() - began
         if not decide_clashes(problem, pairs, chosen, sides):
             return chosen, sides
         if (sides > 0).all():
@@ -315,14 +326,18 @@ def repair(problem: Problem, pairs: Pairs, relaxed: BoolArray, deadline: float) 
     keep = relaxed | best_per_child(pairs, REPAIR_ARCS_PER_CHILD)
     local = pairs.subset(np.flatnonzero(keep)) if len(pairs) > FULL_REPAIR_PAIRS else pairs
     network = Network(problem, local, solo=True)
+    began = time.perf_counter()
     chosen, sides = settle(problem, local, network, sides, deadline)
+    settle_s = time.perf_counter() - began  # a trial starts only if one as long would end in time
     for u, j in zip(*np.nonzero(sides), strict=True):
         for other in (KEEP_A, KEEP_B, SOLO):
-            if other == sides[u, j] or time.perf_counter() > deadline:
+            if other == sides[u, j] or time.perf_counter() + settle_s > deadline:
                 continue
             trial = sides.copy()
             trial[u, j] = other
+            began = time.perf_counter()
             changed, changed_sides = settle(problem, local, network, trial, deadline)
+            settle_s = time.perf_counter() - began
             if _value(local, changed) > _value(local, chosen):
                 chosen, sides = changed, changed_sides
     if local is pairs:
@@ -377,6 +392,87 @@ def fill(problem: Problem, pairs: Pairs, chosen: BoolArray) -> BoolArray:
             members.setdefault(u, []).append(c)
             break
     return chosen
+
+
+# The bound over any placed count, in another process -------------------------------------
+
+
+def _bound_aside(pairs: Pairs, workers: int) -> bool:
+    """Whether to solve the flow over any placed count beside the relaxation, on another core."""
+    return workers >= 2 and len(pairs) >= PARALLEL_BOUND_PAIRS
+
+
+AT_LEAST_SHARES = (0.001, 0.01)  # the aside flows bound answers placing this much below the most
+
+
+def scores_from_at_least(problem: Problem) -> Iterator[tuple[int, int]]:
+    """Yield (k, the best score of the flow relaxation placing at least k children).
+
+    k runs from just below the most children the relaxation can place (a max flow) downwards, by
+    `AT_LEAST_SHARES` of it. Each value bounds the score of every answer placing k or more.
+    """
+    pairs = eligible_pairs(problem)
+    n, m = len(problem.children), len(problem.units)
+    beds = np.array([unit.free_beds for unit in problem.units], dtype=np.int64)
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(pairs.child + 1, pairs.unit + n + 1, np.ones(len(pairs), np.int64))
+    flow.add_arcs_with_capacity(np.zeros(n, np.int64), np.arange(1, n + 1), np.ones(n, np.int64))
+    flow.add_arcs_with_capacity(np.arange(n + 1, n + m + 1), np.full(m, n + m + 1), beds)
+    if flow.solve(0, n + m + 1) != flow.OPTIMAL:
+        return
+    most = int(flow.optimal_flow())
+    del flow
+    network = Network(problem, pairs)
+    thresholds = {most - math.ceil(share * most) for share in AT_LEAST_SHARES}
+    for least in sorted(thresholds, reverse=True):
+        network.at_least(least)
+        yield least, network.solve()[2]
+
+
+def _at_least_main() -> None:
+    """In the child process: read the pickled problem named by argv[1], print `k score` lines."""
+    with open(sys.argv[1], "rb") as file:
+        problem = pickle.load(file)
+    for least, score in scores_from_at_least(problem):
+        print(least, score, flush=True)
+
+
+class _AtLeastBounds:
+    """`scores_from_at_least` of the problem, solved by a child Python process started at once.
+
+    OR-Tools' flow holds the GIL, so the second core is used by a process; a plain subprocess
+    rather than multiprocessing, so that nothing of the caller's main module runs again in it.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        with tempfile.NamedTemporaryFile(prefix="solver-", suffix=".pickle", delete=False) as file:
+            pickle.dump(problem, file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._path = file.name
+        code = "from solver.match import _at_least_main; _at_least_main()"
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", code, self._path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def score(self, placed: int) -> int | None:
+        """Wait for a bound on answers placing at least `placed`; None if the child has none."""
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            least, score = (int(part) for part in line.split())
+            if least <= placed:
+                return score
+        return None
+
+    def stop(self) -> None:
+        """End the child process, finished or not, and remove its input."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        os.unlink(self._path)
 
 
 # CP-SAT -------------------------------------------------------------------------------------
@@ -487,22 +583,32 @@ def match(problem: Problem, *, time_limit_s: float = 10.0, workers: int = 0) -> 
     pairs = eligible_pairs(problem)
     if len(pairs) == 0:
         return _solution(problem, pairs, np.zeros(0, np.bool_), Bounds(0, 0), started)
-    relaxing = time.perf_counter()
-    relaxation = Network(problem, pairs)
-    relaxed, placed_bound, score_at_bound = relaxation.solve()
-    relax_s = time.perf_counter() - relaxing
-    # Keep time for one more flow of the same size, in case the repair places fewer children.
-    left = time_limit_s - (time.perf_counter() - started) - BOUND_RESERVE * relax_s
-    deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, left)
-    chosen = fill(problem, pairs, repair(problem, pairs, relaxed, deadline))
-    bounds = Bounds(placed=placed_bound, score=score_at_bound)
-    if int(chosen.sum()) < placed_bound:
-        # Fewer are placed than the relaxation did. The optimum places at least as many as this
-        # answer: bound the score over every answer that does.
-        least = int(chosen.sum())
-        relaxation.at_least(least)
-        _, _, score_from_least = relaxation.solve()
-        bounds = Bounds(placed=placed_bound, score=score_from_least, any_count=True)
+    bounding = _AtLeastBounds(problem) if _bound_aside(pairs, workers) else None
+    try:
+        relaxing = time.perf_counter()
+        relaxation = Network(problem, pairs)
+        relaxed, placed_bound, score_at_bound = relaxation.solve()
+        relax_s = time.perf_counter() - relaxing
+        if bounding is None:
+            # Keep time for one more flow of this size, in case the repair places fewer.
+            left = time_limit_s - (time.perf_counter() - started) - BOUND_RESERVE * relax_s
+            deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, left)
+        else:
+            deadline = started + time_limit_s - FINISH_S
+        chosen = fill(problem, pairs, repair(problem, pairs, relaxed, deadline))
+        bounds = Bounds(placed=placed_bound, score=score_at_bound)
+        if int(chosen.sum()) < placed_bound:
+            # Fewer are placed than the relaxation did. The optimum places at least as many as
+            # this answer: bound the score over every answer that does.
+            least = int(chosen.sum())
+            aside = bounding.score(least) if bounding is not None else None
+            if aside is None:
+                relaxation.at_least(least)
+                _, _, aside = relaxation.solve()
+            bounds = Bounds(placed=placed_bound, score=aside, any_count=True)
+    finally:
+        if bounding is not None:
+            bounding.stop()
     left = time_limit_s - (time.perf_counter() - started)
     proven = _value(pairs, chosen) == (bounds.placed, bounds.score)
     if not proven and len(pairs) <= LP_MAX_PAIRS and left > LP_S_PER_PAIR * len(pairs):

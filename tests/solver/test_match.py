@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import tempfile
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -12,12 +16,16 @@ from scipy.sparse import coo_matrix
 
 from solver import Child, ExclusionZone, Problem, Unit, eligibility, match, rank
 from solver.check import objective, violations
+from solver.generate import generate
+from solver.instance import load_problem
 from solver.lp import mix_lp_bound
 from solver.match import Bounds as Proven
-from solver.match import Network, eligible_pairs, fill, repair
+from solver.match import Network, eligible_pairs, fill, repair, scores_from_at_least
 from solver.match import _solution as answer
 from solver.rules import child_reasons, distances_km, estate, flags_conflict
 from solver.score import COMPONENTS, pair_score, score_rows
+
+solver_match = importlib.import_module("solver.match")  # `solver.match` is also the function
 
 FLAGS = ("cse_victim", "sexual_harm_risk", "gang_affiliation")
 NEEDS = ("cse", "trauma", "autism")
@@ -242,3 +250,48 @@ def test_a_repair_out_of_time_decides_every_unit_and_stays_feasible(problem: Pro
     chosen = fill(problem, pairs, repair(problem, pairs, relaxed, deadline=0.0))
     solution = answer(problem, pairs, chosen, Proven(placed_bound, score_bound), 0.0)
     assert violations(problem, solution) == []
+
+
+@SETTINGS
+@given(any_problem)
+def test_the_bounds_from_at_least_k_hold_for_the_optimum(problem: Problem) -> None:
+    placed, score = milp_optimum(problem)
+    pairs = eligible_pairs(problem)
+    bounds = list(scores_from_at_least(problem))
+    if len(pairs) == 0:
+        return
+    assert [least for least, _ in bounds] == sorted({least for least, _ in bounds}, reverse=True)
+    most = Network(problem, pairs).solve()[1]
+    assert (bounds and bounds[0][0] < most) or most == 0
+    for least, bound in bounds:
+        network = Network(problem, pairs)
+        network.at_least(least)
+        assert bound == network.solve()[2]
+        if placed >= least:  # the bound covers the optimum
+            assert bound >= score
+
+
+@pytest.mark.parametrize("seed", [3, 9, 12])
+def test_the_bound_solved_in_another_process_is_proven_and_leaves_nothing_behind(
+    seed: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # In these instances the mix rule costs a placement: the repair places one fewer than the
+    # relaxation, and with too little time for CP-SAT the bound comes from the other process.
+    problem = load_problem(generate(60, 12, seed, beds=60))
+    placed, score = milp_optimum(problem)
+    [(least, expected)] = scores_from_at_least(problem)
+
+    def no_second_flow_here(network: Network, placed: int) -> None:
+        raise AssertionError("the bound was not taken from the other process")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(solver_match, "PARALLEL_BOUND_PAIRS", 0)
+    monkeypatch.setattr(Network, "at_least", no_second_flow_here)
+    solution = match(problem, time_limit_s=0.05, workers=2)
+    assert violations(problem, solution) == []
+    assert solution.placed == least < solution.placed_bound
+    assert solution.score_bound == expected
+    assert solution.placed_bound >= placed
+    if placed >= least:
+        assert solution.score_bound >= score
+    assert list(tmp_path.iterdir()) == []
