@@ -6,9 +6,11 @@ among the children being placed; its value is a proven upper bound. Units where 
 get a side decision (keep the A-carriers, keep the B-carriers, or keep at most one carrier, which
 houses a child carrying both flags) and the flow is solved again under them, on a smaller network
 for large instances, until nothing clashes; out of time, every undecided unit is decided as it
-stands so that one last solve is clash-free. Up to mid-size, the linear relaxation with the mix
-rule (GLOP, `solver.lp`) tightens the score bound, and CP-SAT starts from the repaired answer (a
-complete hint) when there is time to build it. The answer always carries proven upper bounds.
+stands so that one last solve is clash-free. On large instances, the flows that bound the score of
+answers placing a little fewer run meanwhile in a child process, on the second core. Up to
+mid-size, the linear relaxation with the mix rule (GLOP, `solver.lp`) tightens the score bound, and
+CP-SAT starts from the repaired answer (a complete hint) when there is time to build it. The
+answer always carries proven upper bounds.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ REPAIR_ROUNDS = 30
 REPAIR_SHARE = 0.5  # of the time left after the relaxation, spent flipping side decisions
 BOUND_RESERVE = 1.3  # times the relaxation's time, kept for a second bounding flow
 PARALLEL_BOUND_PAIRS = 2_000_000  # from here, with 2 workers, that flow runs in another process
+AT_LEAST_SHARES = (0.001, 0.01)  # those bounds cover answers placing this share fewer, or less
 FINISH_S = 1.0  # kept at the end for the last fill and the answer
 
 
@@ -394,15 +397,12 @@ def fill(problem: Problem, pairs: Pairs, chosen: BoolArray) -> BoolArray:
     return chosen
 
 
-# The bound over any placed count, in another process -------------------------------------
+# Bounds for answers placing fewer, solved in another process ------------------------------
 
 
 def _bound_aside(pairs: Pairs, workers: int) -> bool:
-    """Whether to solve the flow over any placed count beside the relaxation, on another core."""
+    """Whether to solve the bounds for answers placing fewer beside the relaxation."""
     return workers >= 2 and len(pairs) >= PARALLEL_BOUND_PAIRS
-
-
-AT_LEAST_SHARES = (0.001, 0.01)  # the aside flows bound answers placing this much below the most
 
 
 def scores_from_at_least(problem: Problem) -> Iterator[tuple[int, int]]:
@@ -458,7 +458,8 @@ class _AtLeastBounds:
 
     def score(self, placed: int) -> int | None:
         """Wait for a bound on answers placing at least `placed`; None if the child has none."""
-        assert self._process.stdout is not None
+        if self._process.stdout is None:
+            return None
         for line in self._process.stdout:
             least, score = (int(part) for part in line.split())
             if least <= placed:
