@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +54,7 @@ REPAIR_ROUNDS = 30
 REPAIR_SHARE = 0.5  # of the time left after the relaxation, spent flipping side decisions
 BOUND_RESERVE = 1.3  # times the relaxation's time, kept for a second bounding flow
 PARALLEL_BOUND_PAIRS = 2_000_000  # from here, with 2 workers, that flow runs in another process
-AT_LEAST_SHARES = (0.001, 0.01)  # those bounds cover answers placing this share fewer, or less
+AT_LEAST_SHARE = 0.001  # the flow solved aside places at least this share fewer than the most
 FINISH_S = 1.0  # kept at the end for the last fill and the answer
 
 
@@ -405,11 +404,10 @@ def _bound_aside(pairs: Pairs, workers: int) -> bool:
     return workers >= 2 and len(pairs) >= PARALLEL_BOUND_PAIRS
 
 
-def scores_from_at_least(problem: Problem) -> Iterator[tuple[int, int]]:
-    """Yield (k, the best score of the flow relaxation placing at least k children).
+def score_from_at_least(problem: Problem) -> tuple[int, int] | None:
+    """Return (k, the best score of the flow relaxation placing at least k children), or None.
 
-    k runs from just below the most children the relaxation can place (a max flow) downwards, by
-    `AT_LEAST_SHARES` of it. Each value bounds the score of every answer placing k or more.
+    k is `AT_LEAST_SHARE` below the most children the relaxation can place (a max flow).
     """
     pairs = eligible_pairs(problem)
     n, m = len(problem.children), len(problem.units)
@@ -419,26 +417,39 @@ def scores_from_at_least(problem: Problem) -> Iterator[tuple[int, int]]:
     flow.add_arcs_with_capacity(np.zeros(n, np.int64), np.arange(1, n + 1), np.ones(n, np.int64))
     flow.add_arcs_with_capacity(np.arange(n + 1, n + m + 1), np.full(m, n + m + 1), beds)
     if flow.solve(0, n + m + 1) != flow.OPTIMAL:
-        return
+        return None
     most = int(flow.optimal_flow())
     del flow
+    least = most - math.ceil(AT_LEAST_SHARE * most)
     network = Network(problem, pairs)
-    thresholds = {most - math.ceil(share * most) for share in AT_LEAST_SHARES}
-    for least in sorted(thresholds, reverse=True):
-        network.at_least(least)
-        yield least, network.solve()[2]
+    network.at_least(least)
+    return least, network.solve()[2]
+
+
+def bound_below(placed: int, least: int, at_least: int, most: int, at_most: int) -> int:
+    """Bound the score of answers placing at least `placed`, from two at-least flows.
+
+    The best score over answers placing at least j is concave and non-increasing in j (a
+    min-cost flow's cost is convex in its value), so below `least` it lies under the line through
+    its values at `least` and at `most`.
+    """
+    if placed >= least or most <= least:
+        return at_least
+    slope = (at_least - at_most) / (most - least)
+    return math.ceil(at_least + (least - placed) * max(0.0, slope) - 1e-9)
 
 
 def _at_least_main() -> None:
-    """In the child process: read the pickled problem named by argv[1], print `k score` lines."""
+    """In the child process: read the pickled problem named by argv[1], print `k score`."""
     with open(sys.argv[1], "rb") as file:
         problem = pickle.load(file)
-    for least, score in scores_from_at_least(problem):
-        print(least, score, flush=True)
+    found = score_from_at_least(problem)
+    if found is not None:
+        print(*found, flush=True)
 
 
 class _AtLeastBounds:
-    """`scores_from_at_least` of the problem, solved by a child Python process started at once.
+    """`score_from_at_least` of the problem, solved by a child Python process started at once.
 
     OR-Tools' flow holds the GIL, so the second core is used by a process; a plain subprocess
     rather than multiprocessing, so that nothing of the caller's main module runs again in it.
@@ -456,15 +467,17 @@ class _AtLeastBounds:
             text=True,
         )
 
-    def score(self, placed: int) -> int | None:
-        """Wait for a bound on answers placing at least `placed`; None if the child has none."""
-        if self._process.stdout is None:
+    def score(self, placed: int, most: int, at_most: int) -> int | None:
+        """Wait for the child and bound answers placing at least `placed`; None if it failed.
+
+        `most` and `at_most` are the relaxation's placed count and score.
+        """
+        out, _ = self._process.communicate()
+        try:
+            least, at_least = (int(part) for part in out.split())
+        except ValueError:
             return None
-        for line in self._process.stdout:
-            least, score = (int(part) for part in line.split())
-            if least <= placed:
-                return score
-        return None
+        return bound_below(placed, least, at_least, most, at_most)
 
     def stop(self) -> None:
         """End the child process, finished or not, and remove its input."""
@@ -472,7 +485,7 @@ class _AtLeastBounds:
             self._process.kill()
         self._process.wait()
         if self._process.stdout is not None:
-            self._process.stdout.close()
+            self._process.stdout.close()  # closing twice is harmless
         os.unlink(self._path)
 
 
@@ -602,7 +615,11 @@ def match(problem: Problem, *, time_limit_s: float = 10.0, workers: int = 0) -> 
             # Fewer are placed than the relaxation did. The optimum places at least as many as
             # this answer: bound the score over every answer that does.
             least = int(chosen.sum())
-            aside = bounding.score(least) if bounding is not None else None
+            aside = (
+                bounding.score(least, placed_bound, score_at_bound)
+                if bounding is not None
+                else None
+            )
             if aside is None:
                 relaxation.at_least(least)
                 _, _, aside = relaxation.solve()

@@ -20,7 +20,14 @@ from solver.generate import generate
 from solver.instance import load_problem
 from solver.lp import mix_lp_bound
 from solver.match import Bounds as Proven
-from solver.match import Network, eligible_pairs, fill, repair, scores_from_at_least
+from solver.match import (
+    Network,
+    bound_below,
+    eligible_pairs,
+    fill,
+    repair,
+    score_from_at_least,
+)
 from solver.match import _solution as answer
 from solver.rules import child_reasons, distances_km, estate, flags_conflict
 from solver.score import COMPONENTS, pair_score, score_rows
@@ -257,18 +264,21 @@ def test_a_repair_out_of_time_decides_every_unit_and_stays_feasible(problem: Pro
 def test_the_bounds_from_at_least_k_hold_for_the_optimum(problem: Problem) -> None:
     placed, score = milp_optimum(problem)
     pairs = eligible_pairs(problem)
-    bounds = list(scores_from_at_least(problem))
-    if len(pairs) == 0:
+    found = score_from_at_least(problem)
+    if len(pairs) == 0 or found is None:
         return
-    assert [least for least, _ in bounds] == sorted({least for least, _ in bounds}, reverse=True)
-    most = Network(problem, pairs).solve()[1]
-    assert (bounds and bounds[0][0] < most) or most == 0
-    for least, bound in bounds:
+    least, at_least = found
+    most, at_most = Network(problem, pairs).solve()[1:]
+    assert least < most or most == 0
+    for fewest in range(most + 1):
         network = Network(problem, pairs)
-        network.at_least(least)
-        assert bound == network.solve()[2]
-        if placed >= least:  # the bound covers the optimum
-            assert bound >= score
+        network.at_least(fewest)
+        exact = network.solve()[2]
+        assert bound_below(fewest, least, at_least, most, at_most) >= exact
+        if fewest == least:
+            assert at_least == exact
+    if placed <= most:  # the bound for answers placing as many as the optimum covers it
+        assert bound_below(placed, least, at_least, most, at_most) >= score
 
 
 @pytest.mark.parametrize("seed", [3, 9, 12])
@@ -279,7 +289,9 @@ def test_the_bound_solved_in_another_process_is_proven_and_leaves_nothing_behind
     # relaxation, and with too little time for CP-SAT the bound comes from the other process.
     problem = load_problem(generate(60, 12, seed, beds=60))
     placed, score = milp_optimum(problem)
-    [(least, expected)] = scores_from_at_least(problem)
+    found = score_from_at_least(problem)
+    assert found is not None
+    least, expected = found
 
     def no_second_flow_here(network: Network, placed: int) -> None:
         raise AssertionError("the bound was not taken from the other process")
