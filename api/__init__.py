@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import flask_smorest
 from flask import Flask, request
 
 from api import (
@@ -85,5 +86,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         endpoint = request.endpoint or ""
         if endpoint and endpoint not in PUBLIC_ENDPOINTS and not endpoint.startswith("api-docs."):
             actor()
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # No text column may hold NUL (PostgreSQL refuses it): refuse it in any input up front.
+        if b"\\u0000" in request.get_data() or b"%00" in request.query_string:
+            flask_smorest.abort(
+                422,
+                message="Text may not contain the NUL character (\\u0000).",
+                errors={"json": {"_schema": ["NUL character (\\u0000) in the request"]}},
+            )
 
     return app

@@ -230,3 +230,18 @@ def test_the_openapi_document_describes_every_operation(client: FlaskClient) -> 
     put = spec["paths"]["/units/{provider_id}/{unit_slug}/availability"]["put"]
     assert any(p["name"] == "If-Match" for p in put["parameters"])
     assert client.get("/docs").status_code == 200
+
+
+def test_a_nul_character_in_any_text_gets_422_and_changes_nothing(
+    client: FlaskClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    admin = bearer("admin", label="admin")
+    before = client.get("/providers/clare-lodge", headers=admin).get_json()
+    body = {**{k: before[k] for k in ("name", "operator", "nation", "lat", "lon")}}
+    response = client.put(
+        "/providers/clare-lodge", json={**body, "town": "Peter\u0000borough"}, headers=admin
+    )
+    assert response.status_code == 422
+    assert "NUL" in response.get_json()["message"]
+    assert client.get("/providers/clare-lodge", headers=admin).get_json() == before
+    assert client.get("/units?provider_id=%00", headers=admin).status_code == 422
