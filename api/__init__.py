@@ -90,11 +90,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.before_request
     def refuse_nul_characters() -> None:
         # No text column may hold NUL (PostgreSQL refuses it): refuse it in any input up front.
-        if b"\\u0000" in request.get_data() or b"%00" in request.query_string:
+        where = (
+            "json"
+            if b"\\u0000" in request.get_data()
+            else "query"
+            if b"%00" in request.query_string
+            else None
+        )
+        if where is not None:
             flask_smorest.abort(
                 422,
                 message="Text may not contain the NUL character (\\u0000).",
-                errors={"json": {"_schema": ["NUL character (\\u0000) in the request"]}},
+                errors={where: {"_schema": ["NUL character (\\u0000) in the request"]}},
             )
 
     return app

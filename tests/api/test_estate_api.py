@@ -243,5 +243,8 @@ def test_a_nul_character_in_any_text_gets_422_and_changes_nothing(
     )
     assert response.status_code == 422
     assert "NUL" in response.get_json()["message"]
+    assert "json" in response.get_json()["errors"]
     assert client.get("/providers/clare-lodge", headers=admin).get_json() == before
-    assert client.get("/units?provider_id=%00", headers=admin).status_code == 422
+    response = client.get("/units?provider_id=%00", headers=admin)
+    assert response.status_code == 422
+    assert "query" in response.get_json()["errors"]
