@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import tempfile
 import time
@@ -36,6 +37,7 @@ def main(rounds: int = 300) -> None:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         upgrade(url)
         app = create_app({"PLACEMENTS_DATABASE_URL": url})
+        logging.getLogger().setLevel(logging.WARNING)  # no JSON line per timed request
         sessions = app.extensions["placements"].sessions
         now = datetime.now(UTC)
         seed(sessions, now=now)
