@@ -177,3 +177,24 @@ def test_generate_prints_an_instance_that_loads_and_round_trips(
     assert len(problem.children) == 20 and len(problem.units) == 15
     assert load_problem(problem_to_dict(problem)) == problem
     assert load_problem(INSTANCE).children[0].acceptance == {"clare-lodge": 0.7}
+
+
+def test_bench_exact_prints_proven_optima_below_both_bounds(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The real table solves instances of 200-500 children for minutes; two of 30 show its shape.
+    import solver.bench
+
+    monkeypatch.setattr(solver.bench, "EXACT_CHILDREN", (30,))
+    monkeypatch.setattr(solver.bench, "EXACT_SEEDS", (1, 2))
+    assert main(["bench", "--exact"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = [dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True))
+            for line in lines[2:4]]  # fmt: skip
+    assert [row["seed"] for row in rows] == ["1", "2"]
+    for row in rows:
+        assert row["status"] == "optimal"
+        assert float(row["below LP"].rstrip("%")) >= 0
+        assert row["below flow"].endswith(("%", "placed fewer"))
+    assert lines[4].startswith("machine: ")
