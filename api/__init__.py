@@ -25,6 +25,7 @@ from api import (
     thresholds,
     units,
 )
+from api.body import NUL, refusal
 from api.context import Service, actor
 from api.errors import PlacementsApi, service_error
 from api.request_log import configure_logging, init_request_log
@@ -88,20 +89,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             actor()
 
     @app.before_request
-    def refuse_nul_characters() -> None:
-        # No text column may hold NUL (PostgreSQL refuses it): refuse it in any input up front.
-        where = (
-            "json"
-            if b"\\u0000" in request.get_data()
-            else "query"
-            if b"%00" in request.query_string
-            else None
-        )
-        if where is not None:
-            flask_smorest.abort(
-                422,
-                message="Text may not contain the NUL character (\\u0000).",
-                errors={where: {"_schema": ["NUL character (\\u0000) in the request"]}},
+    def refuse_text_that_cannot_be_stored() -> None:
+        found = refusal(request.get_data(), request.query_string)
+        if found is not None:
+            where, what = found
+            message = (
+                "Text may not contain the NUL character (\\u0000)."
+                if what == NUL
+                else f"The request cannot be read: {what}."
             )
+            flask_smorest.abort(422, message=message, errors={where: {"_schema": [what]}})
 
     return app

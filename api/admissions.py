@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask.views import MethodView
@@ -10,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import actor, now, sessions
-from api.fields import one_of
+from api.fields import moment, one_of
 from placements import admissions
 
 blp = Blueprint("placements", __name__, url_prefix="/placements", description="Placements")
@@ -41,7 +40,7 @@ class PlacementQuerySchema(Schema):
 class DischargeSchema(Schema):
     """When the child left and where to."""
 
-    discharged_at = fields.AwareDateTime(default_timezone=UTC, required=True)
+    discharged_at = moment(required=True)
     destination = fields.String(required=True, validate=validate.Length(1, 200))
 
 

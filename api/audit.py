@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask.views import MethodView
@@ -10,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_load
 
 from api.context import actor, sessions
-from api.fields import PageSchema
+from api.fields import PageSchema, moment
 from placements import audit
 
 blp = Blueprint("audit", __name__, url_prefix="/audit", description="Who changed or read what")
@@ -22,8 +21,8 @@ class AuditQuerySchema(PageSchema):
     object_type = fields.String()
     object_id = fields.String()
     action = fields.String()
-    since = fields.AwareDateTime(default_timezone=UTC)
-    until = fields.AwareDateTime(default_timezone=UTC)
+    since = moment()
+    until = moment()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> audit.AuditFilter:

@@ -23,12 +23,15 @@ def etag_of(version: int) -> str:
 
 
 def expected_version() -> int | None:
-    """The version If-Match names (None if it names none); 428 when the header is missing."""
+    """The version If-Match names (None if it names none); 428 when the header is missing.
+
+    If-Match compares strongly (RFC 9110, 13.1.1): a weak tag (`W/"3"`) names no version.
+    """
     header = request.headers.get("If-Match")
     if header is None:
         abort(428, message="If-Match is required: send the ETag from GET /units/{id}")
         return None
-    value = header.strip().removeprefix("W/").strip('"')
+    value = header.strip().strip('"')
     return int(value) if value.isdigit() and len(value) < 18 else None
 
 

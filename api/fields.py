@@ -1,10 +1,13 @@
-"""Field types shared by the API's schemas: strict integers, vocabularies, paging."""
+"""Field types shared by the API's schemas: strict numbers, vocabularies, moments, paging."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
+
+from placements.ids import SLUG_PATTERN, SLUG_RULE
 
 
 class StrictInteger(fields.Integer):
@@ -19,19 +22,54 @@ class StrictInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class StrictNumber(fields.Float):
+    """A JSON number: refuses strings and booleans, and NaN or infinity."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool | str):
+            raise ValidationError("Not a valid number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false: refuses strings and numbers."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean: true or false.")
+        return value
+
+
 def one_of(choices: tuple[str, ...], **kwargs: Any) -> fields.String:
     """A string restricted to a vocabulary."""
     return fields.String(validate=validate.OneOf(choices), **kwargs)
 
 
+SLUG = validate.Regexp(SLUG_PATTERN + r"\Z", error=SLUG_RULE)  # \Z: no newline at the end
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def moment(**kwargs: Any) -> fields.AwareDateTime:
+    """A date-time with a time zone (UTC assumed when none is given), from 2000 to 2100."""
+    within = validate.Range(
+        EARLIEST, LATEST, error="must be between 2000-01-01 and 2100-01-01 (UTC)"
+    )
+    return fields.AwareDateTime(default_timezone=UTC, validate=within, **kwargs)
+
+
 def latitude(**kwargs: Any) -> fields.Float:
     """A latitude in degrees."""
-    return fields.Float(validate=validate.Range(-90, 90), allow_nan=False, **kwargs)
+    return StrictNumber(validate=validate.Range(-90, 90), **kwargs)
 
 
 def longitude(**kwargs: Any) -> fields.Float:
     """A longitude in degrees."""
-    return fields.Float(validate=validate.Range(-180, 180), allow_nan=False, **kwargs)
+    return StrictNumber(validate=validate.Range(-180, 180), **kwargs)
 
 
 class PageSchema(Schema):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask import Response
@@ -11,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, now, sessions, settings
-from api.fields import PageSchema, one_of
+from api.fields import PageSchema, moment, one_of
 from placements import meetings
 
 blp = Blueprint("meetings", __name__, url_prefix="/meetings", description="Panel meetings")
@@ -38,7 +37,7 @@ class MeetingQuerySchema(PageSchema):
 class OutcomeSchema(Schema):
     """What the chair records: when it was held, who came, and the recommendation."""
 
-    held_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    held_at = moment(required=True)
     attendees = fields.List(
         fields.String(validate=validate.Length(1, 200)),
         required=True,

@@ -10,12 +10,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, now, sessions
-from api.fields import one_of
+from api.fields import SLUG, StrictBoolean, one_of
 from placements import panels
 
 blp = Blueprint("panels", __name__, url_prefix="/panels", description="Panels and their members")
 
-SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="lowercase letters, digits and '-'")
 KINDS = ("review", "escalation")
 MEMBER_ROLES = ("chair", "member")
 
@@ -34,7 +33,7 @@ class MemberSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     email = fields.Email(required=True, validate=validate.Length(3, 254))
     role = one_of(MEMBER_ROLES, load_default="member")
-    independent = fields.Boolean(required=True)
+    independent = StrictBoolean(required=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> panels.MemberSpec:

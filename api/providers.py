@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, now, sessions, settings
-from api.fields import StrictInteger, latitude, longitude, one_of
+from api.fields import SLUG, StrictInteger, latitude, longitude, one_of
 from api.units import UnitSchema, flag_counts
 from placements import acceptance, providers
 from placements.vocabulary import (
@@ -22,8 +22,6 @@ from placements.vocabulary import (
 )
 
 blp = Blueprint("providers", __name__, url_prefix="/providers", description="Secure homes")
-
-SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="lowercase letters, digits and '-'")
 
 
 class ProviderSchema(Schema):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask.views import MethodView
@@ -10,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.context import actor, sessions
+from api.fields import moment
 from placements import reports
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="Reports")
@@ -39,7 +39,7 @@ class DeclineReportSchema(Schema):
 class ReportQuerySchema(Schema):
     """The period of a report."""
 
-    since = fields.AwareDateTime(default_timezone=UTC)
+    since = moment()
 
 
 @blp.route("/declines")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask.views import MethodView
@@ -19,7 +18,15 @@ from marshmallow import (
 
 from api.admissions import PlacementSchema
 from api.context import actor, now, sessions, settings
-from api.fields import StrictInteger, latitude, longitude, one_of
+from api.fields import (
+    StrictBoolean,
+    StrictInteger,
+    StrictNumber,
+    latitude,
+    longitude,
+    moment,
+    one_of,
+)
 from api.offers import OfferSchema
 from placements import admissions, matching, offers, requests
 from placements.vocabulary import (
@@ -35,14 +42,9 @@ from placements.vocabulary import (
 blp = Blueprint("requests", __name__, url_prefix="/requests", description="Placement requests")
 
 CASE_REFERENCE = validate.Regexp(
-    r"^[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}$",
+    r"[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}\Z",  # \Z: no newline at the end
     error="the authority's case reference: letters, digits and / _ . - only (never a name)",
 )
-
-
-def moment(**kwargs: Any) -> fields.AwareDateTime:
-    """A date-time with a time zone (UTC assumed when none is given)."""
-    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
 
 
 class PointSchema(Schema):
@@ -55,7 +57,7 @@ class PointSchema(Schema):
 class ZoneSchema(PointSchema):
     """A place the child must be kept away from."""
 
-    radius_km = fields.Float(required=True, validate=validate.Range(0.1, 1000), allow_nan=False)
+    radius_km = StrictNumber(required=True, validate=validate.Range(0.1, 1000))
 
 
 class LegalAuthoritySchema(Schema):
@@ -64,7 +66,7 @@ class LegalAuthoritySchema(Schema):
     kind = one_of(ORDER_KINDS, required=True)
     granted_at = moment(load_default=None, allow_none=True)
     expires_at = moment(load_default=None, allow_none=True)
-    renewal = fields.Boolean(load_default=False)
+    renewal = StrictBoolean(load_default=False)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> requests.LegalAuthority:
@@ -89,9 +91,7 @@ class RequestFieldsSchema(Schema):
     flags = vocabulary(FLAGS)
     under_13_approval = fields.String(validate=validate.Length(1, 200), allow_none=True)
     home = fields.Nested(PointSchema)
-    max_distance_km = fields.Float(
-        validate=validate.Range(1, 2000), allow_none=True, allow_nan=False
-    )
+    max_distance_km = StrictNumber(validate=validate.Range(1, 2000), allow_none=True)
     exclusion_zones = fields.List(fields.Nested(ZoneSchema), validate=validate.Length(max=10))
     authority = fields.Nested(LegalAuthoritySchema)
     needed_by = moment(allow_none=True)

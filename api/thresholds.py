@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.context import actor, now, sessions
+from api.fields import StrictBoolean, StrictNumber
 from placements import thresholds
 
 blp = Blueprint(
@@ -18,10 +19,9 @@ blp = Blueprint(
 
 def level(**kwargs: Any) -> fields.Float:
     """A threshold level: a number from 0, or null for none."""
-    return fields.Float(
-        allow_none=True, load_default=None, allow_nan=False, validate=validate.Range(0, 1e6),
-        **kwargs,
-    )  # fmt: skip
+    return StrictNumber(
+        allow_none=True, load_default=None, validate=validate.Range(0, 1e6), **kwargs
+    )
 
 
 class RuleSchema(Schema):
@@ -37,7 +37,7 @@ class RuleSchema(Schema):
 class RuleChangeSchema(Schema):
     """A rule's new setting."""
 
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
     amber = level()
     red = level()
 

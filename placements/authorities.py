@@ -11,6 +11,7 @@ from placements import audit
 from placements.auth import Actor
 from placements.db import Sessions
 from placements.errors import NotFound
+from placements.ids import check_slug
 from placements.models import LocalAuthority
 
 
@@ -42,6 +43,7 @@ def register(
 ) -> AuthorityRegistered:
     """Create or update a local authority; an identical registration changes nothing."""
     actor.require("admin")
+    check_slug(spec.id)
     with sessions.begin() as session:
         row = session.get(LocalAuthority, spec.id)
         wanted = asdict(spec)

@@ -16,6 +16,7 @@ from placements.beds import count_errors
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import InvalidInput, NotFound
+from placements.ids import check_slug
 from placements.models import Provider, Unit
 from placements.units import UnitFilter, UnitView, list_units
 
@@ -197,6 +198,7 @@ def _register_unit(
 def register(sessions: Sessions, actor: Actor, spec: ProviderSpec, *, now: datetime) -> Registered:
     """Create or update a home and its units; an identical registration changes nothing."""
     actor.require("admin")
+    check_slug(spec.id)
     slugs = [u.slug for u in spec.units]
     if len(set(slugs)) != len(slugs):
         raise InvalidInput("unit slugs repeat", errors={"units": ["each slug must be unique"]})

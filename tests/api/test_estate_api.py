@@ -232,6 +232,73 @@ def test_the_openapi_document_describes_every_operation(client: FlaskClient) -> 
     assert client.get("/docs").status_code == 200
 
 
+def test_a_weak_etag_in_if_match_gets_412(client: FlaskClient, clare: dict[str, str]) -> None:
+    etag = client.get("/units/clare-lodge/nene", headers=clare).headers["ETag"]
+    body = {"staffed_beds": 8, "occupied_beds": 0}
+    assert put_availability(client, clare, body, etag=f"W/{etag}").status_code == 412
+    assert put_availability(client, clare, body, etag=etag).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/providers/Bad%20Home", "id"),
+        ("/providers/home%0A", "id"),
+        ("/providers/" + "a" * 64, "id"),
+        ("/local-authorities/%20Bad%20Id%20%C3%A9", "id"),
+        ("/local-authorities/york%0A", "id"),
+    ],
+)
+def test_a_home_or_authority_id_that_is_not_a_slug_gets_422_and_creates_nothing(
+    client: FlaskClient, bearer: Callable[..., dict[str, str]], path: str, field: str
+) -> None:
+    admin = bearer("admin", label="admin")
+    if path.startswith("/providers/"):
+        body = {"name": "A Home", "operator": "A Council", "nation": "england", "town": "York",
+                "lat": 53.96, "lon": -1.08, "units": []}  # fmt: skip
+    else:
+        body = {"name": "An Authority", "nation": "england", "lat": 53.96, "lon": -1.08}
+    listing = path.rsplit("/", 1)[0]
+    before = client.get(listing, headers=admin).get_json()
+    response = client.put(path, json=body, headers=admin)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+    assert client.get(listing, headers=admin).get_json() == before
+
+
+def test_a_unit_slug_with_a_trailing_newline_gets_422(
+    client: FlaskClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    admin = bearer("admin", label="admin")
+    before = client.get("/providers/clare-lodge", headers=admin).get_json()
+    body = {k: before[k] for k in ("name", "operator", "nation", "town", "lat", "lon")}
+    unit = {"slug": "u1\n", "name": "U1", "designation": "welfare", "sexes": ["F"],
+            "min_age": 10, "max_age": 17, "approved_beds": 2}  # fmt: skip
+    response = client.put("/providers/clare-lodge", json={**body, "units": [unit]}, headers=admin)
+    assert response.status_code == 422 and "slug" in response.get_json()["message"]
+
+
+def test_unreadable_json_and_out_of_range_dates_get_422(
+    client: FlaskClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    admin = bearer("admin", label="admin")
+    json_type = {**admin, "Content-Type": "application/json"}
+    before = client.get("/panels", headers=admin).get_json()
+    lone = client.post("/panels", data='{"name": "x\\ud800", "kind": "escalation", "members": []}',
+                       headers=json_type)  # fmt: skip
+    assert lone.status_code == 422 and "surrogate" in lone.get_json()["message"]
+    deep = client.post("/panels", data="[" * 20000 + "]" * 20000, headers=json_type)
+    assert deep.status_code == 422 and "nested" in deep.get_json()["message"]
+    paired = client.post("/panels", data='{"name": "\\ud83d\\ude00"}', headers=json_type)
+    assert paired.status_code == 422 and "kind" in paired.get_json()["errors"]["json"]
+    assert client.get("/panels", headers=admin).get_json() == before
+    for query in ("since=0001-01-01T00:00:00%2B01:00", "until=9999-12-31T23:59:59-01:00"):
+        response = client.get(f"/audit?{query}", headers=admin)
+        assert response.status_code == 422 and query[:5] in response.get_json()["message"]
+    response = client.get("/reports/declines?since=9999-12-31T23:59:59-01:00", headers=admin)
+    assert response.status_code == 422
+
+
 def test_a_nul_character_in_any_text_gets_422_and_changes_nothing(
     client: FlaskClient, bearer: Callable[..., dict[str, str]]
 ) -> None:
