@@ -48,6 +48,9 @@ def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: dateti
           now: datetime) -> PlacementView:  # fmt: skip
     """Admit a reserved child: the reserved bed becomes occupied and a placement starts."""
     actor.require("director", "provider", "admin")
+    if admitted_at > now:
+        raise InvalidInput("an admission is recorded once it has happened",
+                           errors={"admitted_at": ["must not be in the future"]})  # fmt: skip
     with sessions.begin() as session:
         request = lock_request(session, request_id)
         if request is None or (
@@ -102,6 +105,9 @@ def _load(session: Session, actor: Actor, placement_id: str) -> Placement:
 def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at: datetime,
               destination: str, *, now: datetime) -> PlacementView:  # fmt: skip
     """Discharge a placed child and free the bed."""
+    if discharged_at > now:
+        raise InvalidInput("a discharge is recorded once it has happened",
+                           errors={"discharged_at": ["must not be in the future"]})  # fmt: skip
     with sessions.begin() as session:
         placement = _load(session, actor, placement_id)
         request = lock_request(session, placement.request_id)

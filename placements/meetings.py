@@ -348,6 +348,7 @@ def record_outcome(sessions: Sessions, actor: Actor, meeting_id: str, outcome: O
     with sessions.begin() as session:
         meeting = _load_visible(session, actor, meeting_id)
         email = _member(session, actor, meeting, chair=True)
+        _check_held_after_start(session, meeting, outcome.held_at)
         values = {
             "status": "held", "held_at": outcome.held_at, "attendees": list(outcome.attendees),
             "recommendation": outcome.recommendation, "outcome_text": outcome.text,
@@ -361,6 +362,17 @@ def record_outcome(sessions: Sessions, actor: Actor, meeting_id: str, outcome: O
         if held.kind == "review" and held.placement_id:
             _set_next_review(session, actor, held.placement_id, outcome.held_at, now)
         return view_of(session, held)
+
+
+def _check_held_after_start(session: Session, meeting: Meeting, held_at: datetime) -> None:
+    """A review is held after the child's admission; an escalation meeting after its call."""
+    placement = session.get(Placement, meeting.placement_id) if meeting.placement_id else None
+    if meeting.kind == "review" and placement is not None and held_at < placement.admitted_at:
+        raise InvalidInput("a review cannot be held before the child's admission",
+                           errors={"held_at": ["before the placement's admitted_at"]})  # fmt: skip
+    if meeting.kind == "escalation" and held_at < meeting.called_at:
+        raise InvalidInput("the meeting cannot be held before it was called",
+                           errors={"held_at": ["before the meeting's called_at"]})  # fmt: skip
 
 
 def _set_next_review(session: Session, actor: Actor, placement_id: str, held_at: datetime,

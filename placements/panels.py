@@ -155,6 +155,12 @@ def _member_fields(member: PanelMember) -> dict[str, Any]:
 def _check(session: Session, spec: PanelSpec, panel_id: str, current: Panel | None) -> None:
     """Every rule the spec breaks, by field (existence of the authority included)."""
     errors: dict[str, list[str]] = {}
+    if current is not None and current.kind != spec.kind:
+        errors["kind"] = [f"a {current.kind} panel stays one: create a new panel instead"]
+    elif current is not None and current.authority_id != spec.authority_id:
+        errors["authority_id"] = [
+            f"the panel belongs to {current.authority_id!r}: create a new panel instead"
+        ]
     if spec.kind == "review" and not spec.authority_id:
         errors["authority_id"] = ["required for a review panel"]
     if spec.kind == "escalation" and spec.authority_id:

@@ -98,6 +98,8 @@ def test_a_review_panel_of_two_members_is_reported_unable_to_sit(
         ({"colour": "blue"}, "colour"),
         ({"authority_id": "atlantis"}, "authority_id"),
         ({"authority_id": None}, "authority_id"),
+        ({"kind": "escalation", "authority_id": None}, "kind"),
+        ({"members": [{**MEMBERS[0], "independent": "yes"}]}, "members"),
     ],
 )
 def test_bad_panel_input_gets_422_naming_the_field(
@@ -107,6 +109,16 @@ def test_bad_panel_input_gets_422_naming_the_field(
     response = client.put("/panels/review-york", json={**body, **change}, headers=admin)
     assert response.status_code == 422, response.json
     assert field in response.json["errors"].get("json", response.json["errors"])
+
+
+def test_a_review_panel_stays_with_its_authority(client: FlaskClient, admin: Headers) -> None:
+    town = {"name": "New Town", "nation": "england", "lat": 52.0, "lon": -1.0}
+    assert client.put("/local-authorities/new-town", json=town, headers=admin).status_code == 200
+    before = client.get("/panels/review-york", headers=admin).json
+    body = {"name": "Panel", "kind": "review", "authority_id": "new-town", "members": MEMBERS}
+    response = client.put("/panels/review-york", json=body, headers=admin)
+    assert response.status_code == 422 and "authority_id" in response.json["errors"]
+    assert client.get("/panels/review-york", headers=admin).json == before
 
 
 def test_panels_are_scoped_by_role(client: FlaskClient, bearer: Callable[..., Headers]) -> None:
@@ -193,6 +205,27 @@ def test_members_acknowledge_and_only_the_chair_records_the_outcome(
     assert client.post(f"{base}/outcome", json=outcome, headers=chair).status_code == 409
 
 
+def test_an_outcome_held_before_the_admission_or_the_call_gets_422_and_changes_nothing(
+    client: FlaskClient, admin: Headers, bearer: Callable[..., Headers], called: dict[str, str]
+) -> None:
+    chair = member(bearer, "review-southwark", "chair.southwark@example.org")
+    outcome = {"attendees": ["Alex Example"], "recommendation": "continue"}
+    for held_at in (NOW - timedelta(days=28), datetime(2000, 1, 1, tzinfo=UTC)):
+        response = client.post(
+            f"/meetings/{called['review']}/outcome",
+            json={**outcome, "held_at": held_at.isoformat()},
+            headers=chair,
+        )
+        assert response.status_code == 422 and "held_at" in response.json["message"], held_at
+    before_call = {**outcome, "held_at": NOW.isoformat()}  # called an hour later
+    chair = member(bearer, "escalation-national", "chair.escalation@example.org")
+    response = client.post(f"/meetings/{called['escalation']}/outcome", json=before_call,
+                           headers=chair)  # fmt: skip
+    assert response.status_code == 422 and "held_at" in response.json["message"]
+    for meeting_id in called.values():
+        assert client.get(f"/meetings/{meeting_id}", headers=admin).json["status"] == "called"
+
+
 def test_thresholds_are_read_by_directors_and_changed_by_admin(
     client: FlaskClient, admin: Headers, bearer: Callable[..., Headers]
 ) -> None:
@@ -217,6 +250,9 @@ def test_thresholds_are_read_by_directors_and_changed_by_admin(
          "open_welfare_requests"),
         ({"sunshine_hours": {"enabled": True, "amber": 1}}, "sunshine_hours"),
         ({"longest_wait_days": {"enabled": "often"}}, "longest_wait_days"),
+        ({"longest_wait_days": {"enabled": "yes"}}, "longest_wait_days"),
+        ({"longest_wait_days": {"enabled": 1}}, "longest_wait_days"),
+        ({"longest_wait_days": {"enabled": True, "amber": "5"}}, "longest_wait_days"),
         ({"longest_wait_days": {"enabled": True}}, "longest_wait_days"),
         ({"hours_without_order": {"enabled": True, "red": -1}}, "hours_without_order"),
         ({}, "_schema"),

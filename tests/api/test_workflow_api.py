@@ -110,16 +110,16 @@ def test_offers_accept_admit_discharge_keep_the_counts_true(
     assert accepted.status_code == 200 and accepted.json["status"] == "accepted"
     assert client.get(f"/requests/{made['id']}", headers=southwark).json["status"] == "reserved"
     admitted = client.post(
-        f"/requests/{made['id']}/admission", json={"admitted_at": "2026-11-21T12:00:00Z"},
+        f"/requests/{made['id']}/admission", json={"admitted_at": "2026-11-19T12:00:00Z"},
         headers=clare,
     )  # fmt: skip
-    assert admitted.status_code == 201 and admitted.json["next_review_due"].startswith("2026-12-21")
+    assert admitted.status_code == 201 and admitted.json["next_review_due"].startswith("2026-12-19")
     placement_id = admitted.json["id"]
     assert client.get(f"/placements/{placement_id}", headers=southwark).status_code == 200
     assert [p["id"] for p in client.get("/placements", headers=clare).json] == [placement_id]
     discharged = client.post(
         f"/placements/{placement_id}/discharge",
-        json={"discharged_at": "2026-11-25T12:00:00Z", "destination": "foster care"},
+        json={"discharged_at": "2026-11-20T12:00:00Z", "destination": "foster care"},
         headers=southwark,
     )
     assert discharged.status_code == 200 and discharged.json["status"] == "discharged"
@@ -149,7 +149,7 @@ def test_scopes_hide_other_authorities_and_homes(
     offer_id = offer_to(client, surrey, theirs["id"], CLARE)
     assert client.post(f"/offers/{offer_id}/accept", headers=clare).status_code == 200
     placed = client.post(f"/requests/{theirs['id']}/admission",
-                         json={"admitted_at": "2026-11-21T12:00:00Z"}, headers=surrey)  # fmt: skip
+                         json={"admitted_at": "2026-11-19T12:00:00Z"}, headers=surrey)  # fmt: skip
     assert client.get(f"/requests/{theirs['id']}", headers=southwark).status_code == 404
     assert client.get(f"/requests/{theirs['id']}/options", headers=southwark).status_code == 404
     assert client.get(f"/placements/{placed.json['id']}", headers=southwark).status_code == 404
@@ -181,7 +181,7 @@ def test_invalid_transitions_get_409_naming_the_status(
 ) -> None:
     made = new_request(client, southwark)
     offer_id = offer_to(client, southwark, made["id"], CLARE)
-    admit = {"admitted_at": "2026-11-21T12:00:00Z"}
+    admit = {"admitted_at": "2026-11-19T12:00:00Z"}
     if step == "accept_declined":
         client.post(f"/offers/{offer_id}/decline", json={"reason": "other"}, headers=clare)
         response = client.post(f"/offers/{offer_id}/accept", headers=clare)
@@ -215,6 +215,15 @@ def test_invalid_transitions_get_409_naming_the_status(
         ({"authority": {"kind": "full_order", "granted_at": "2026-11-20T10:00:00Z",
                         "expires_at": "2027-03-20T10:00:00Z"}}, "authority.expires_at"),
         ({"exclusion_zones": [{"lat": 95, "lon": 0, "radius_km": 5}]}, "lat"),
+        ({"exclusion_zones": [{"lat": "51.4", "lon": 0, "radius_km": 5}]}, "lat"),
+        ({"max_distance_km": "300"}, "max_distance_km"),
+        ({"case_reference": "SWK/2026/0412\n"}, "case_reference"),
+        ({"needed_by": "0001-01-01T00:00:00+01:00"}, "needed_by"),
+        ({"authority": {"kind": "interim_order", "granted_at": "9999-12-01T00:00:00Z",
+                        "expires_at": "9999-12-31T00:00:00Z"}}, "authority.granted_at"),
+        ({"authority": {"kind": "interim_order", "renewal": "yes",
+                        "granted_at": "2026-11-20T10:00:00Z",
+                        "expires_at": "2027-01-20T10:00:00Z"}}, "authority.renewal"),
     ],
 )  # fmt: skip
 def test_bad_requests_get_422_naming_the_field_and_change_nothing(
@@ -223,6 +232,35 @@ def test_bad_requests_get_422_naming_the_field_and_change_nothing(
     response = client.post("/requests", json={**REQUEST, **changes}, headers=southwark)
     assert response.status_code == 422 and field in response.json["message"]
     assert client.get("/requests", headers=southwark).json == []
+
+
+def test_admission_and_discharge_in_the_future_or_out_of_range_get_422_and_change_nothing(
+    client: FlaskClient, southwark: Headers, clare: Headers
+) -> None:
+    made = new_request(client, southwark)
+    offer_id = offer_to(client, southwark, made["id"], CLARE)
+    client.post(f"/offers/{offer_id}/accept", headers=clare)
+    reserved = counts_of(client, clare)
+    url = f"/requests/{made['id']}/admission"
+    for when in ("2030-06-01T10:00:00Z", "9999-12-31T00:00:00Z", "0001-01-01T00:00:00+01:00"):
+        response = client.post(url, json={"admitted_at": when}, headers=clare)
+        assert response.status_code == 422 and "admitted_at" in response.json["message"], when
+    assert counts_of(client, clare) == reserved
+    assert client.get(f"/requests/{made['id']}", headers=southwark).json["status"] == "reserved"
+    placed = client.post(url, json={"admitted_at": "2026-11-19T12:00:00Z"}, headers=clare).json
+    occupied = counts_of(client, clare)
+    for when in ("2031-01-01T10:00:00Z", "9999-12-31T23:59:59-01:00"):
+        response = client.post(f"/placements/{placed['id']}/discharge",
+                               json={"discharged_at": when, "destination": "home"},
+                               headers=southwark)  # fmt: skip
+        assert response.status_code == 422 and "discharged_at" in response.json["message"], when
+    assert counts_of(client, clare) == occupied
+    assert client.get(f"/placements/{placed['id']}", headers=southwark).json["status"] == "active"
+
+
+def counts_of(client: FlaskClient, headers: Headers) -> tuple[int, int]:
+    unit = client.get(f"/units/{CLARE}", headers=headers).json
+    return unit["occupied_beds"], unit["reserved_beds"]
 
 
 def test_bad_offer_decline_and_discharge_bodies_get_422(

@@ -63,7 +63,9 @@ def test_admission_then_discharge_leaves_the_counts_as_before_the_accept(seeded:
     placed = admissions.admit(seeded, SOUTHWARK, accepted.request_id, NOW, now=NOW)
     assert counts(seeded, CLARE) == (before[0] + 1, before[1], before[2] - 1)
     assert placed.next_review_due == NOW.replace(month=12)
-    admissions.discharge(seeded, SOUTHWARK, placed.id, NOW + timedelta(days=3), "home", now=NOW)
+    admissions.discharge(
+        seeded, SOUTHWARK, placed.id, NOW + timedelta(days=3), "home", now=NOW + timedelta(days=3)
+    )
     assert counts(seeded, CLARE) == before
     assert requests.get(seeded, SOUTHWARK, accepted.request_id, now=NOW).status == "discharged"
 
