@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api import create_app
 from api.context import service
+from api.fields import EARLIEST, LATEST
 from placements import jobs, scheduler, seeding, tokens
 from placements.auth import ROLES, Actor
 from placements.errors import PlacementsError
@@ -164,7 +165,10 @@ def _instant(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--now") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= moment <= LATEST:
+        raise click.BadParameter(f"{text!r} is not between 2000 and 2100", param_hint="--now")
+    return moment.astimezone(UTC)
 
 
 @cli.command("serve")
