@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import flask_smorest
-from flask import Flask, request
+from flask import Flask, g, request
 
 from api import (
     admissions,
@@ -26,12 +26,15 @@ from api import (
     units,
 )
 from api.body import NUL, refusal
-from api.context import Service, actor
+from api.context import Service, actor, service
 from api.errors import PlacementsApi, service_error
 from api.request_log import configure_logging, init_request_log
+from placements import ids
+from placements.clock import Clock, clock_from_spec
 from placements.config import Settings
 from placements.db import Sessions, make_engine
 from placements.errors import PlacementsError
+from placements.ids import IdSource, RandomIds, SeededIds
 
 PUBLIC_ENDPOINTS = {"health.Health", "static"}
 BLUEPRINTS = (
@@ -53,8 +56,18 @@ BLUEPRINTS = (
 )
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the API for the settings in `config` over the environment."""
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    id_source: IdSource | None = None,
+) -> Flask:
+    """Build the API for the settings in `config` over the environment.
+
+    The app reads the time from `clock` (default: the one `PLACEMENTS_CLOCK` names, the system
+    clock unless set) and draws identifiers from `id_source` (default: random, or seeded by
+    `PLACEMENTS_ID_SEED`); see docs/time.md.
+    """
     configure_logging()
     app = Flask(__name__)
     values = {**os.environ, **(config or {})}
@@ -74,13 +87,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         },
     )
     app.extensions["placements"] = Service(
-        settings, Sessions.for_engine(make_engine(settings.database_url))
+        settings,
+        Sessions.for_engine(make_engine(settings.database_url)),
+        clock or clock_from_spec(settings.clock),
+        id_source or (RandomIds() if settings.id_seed is None else SeededIds(settings.id_seed)),
     )
     api = PlacementsApi(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_error_handler(PlacementsError, service_error)
     init_request_log(app)
+
+    @app.before_request
+    def draw_ids_from_the_service() -> None:
+        g.id_token = ids.activate(service().ids)
+
+    @app.teardown_request
+    def stop_drawing_ids(_: BaseException | None) -> None:
+        token = g.pop("id_token", None)
+        if token is not None:
+            ids.deactivate(token)
 
     @app.before_request
     def authenticate() -> None:

@@ -6,7 +6,6 @@ import logging
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from api import create_app
@@ -39,7 +38,7 @@ def main(rounds: int = 300) -> None:
         app = create_app({"PLACEMENTS_DATABASE_URL": url})
         logging.getLogger().setLevel(logging.WARNING)  # no JSON line per timed request
         sessions = app.extensions["placements"].sessions
-        now = datetime.now(UTC)
+        now = app.extensions["placements"].clock.now()
         seed(sessions, now=now)
         issued = create(
             sessions, SYSTEM, TokenRequest("director", authority_id="southwark"), now=now

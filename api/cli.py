@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -13,16 +13,27 @@ from flask.cli import FlaskGroup, with_appcontext
 from api import create_app
 from api.context import service
 from api.fields import EARLIEST, LATEST
-from placements import jobs, scheduler, seeding, tokens
+from placements import ids, jobs, scheduler, seeding, tokens
 from placements.auth import ROLES, Actor
 from placements.errors import PlacementsError
 from placements.migrations import upgrade
 
 CLI_ACTOR = Actor(label="cli", role="admin")
+# A job run by hand may be given a clock this far ahead of the service's without --allow-future.
+FUTURE_SLACK = timedelta(minutes=5)
 
 
 def _app(*_: Any) -> Flask:
-    return create_app()
+    try:
+        return create_app()
+    except PlacementsError as error:
+        _fail(error)
+        raise  # unreachable: _fail raises
+
+
+def _now() -> datetime:
+    """The service's clock (PLACEMENTS_CLOCK; the system clock unless set)."""
+    return service().clock.now()
 
 
 def _fail(error: PlacementsError) -> None:
@@ -52,7 +63,7 @@ def db_upgrade() -> None:
 @with_appcontext
 def seed() -> None:
     """Load the homes and authorities of seed/ (a second run changes nothing)."""
-    result = seeding.seed(service().sessions, now=datetime.now(UTC))
+    result = seeding.seed(service().sessions, now=_now())
     click.echo(
         f"providers: {result.providers_changed} created or changed, "
         f"{result.providers_unchanged} unchanged; authorities: {result.authorities_changed} "
@@ -87,7 +98,7 @@ def tokens_create(
     """Issue a token; it is printed once, alone on the last line."""
     request = tokens.TokenRequest(role, authority_id, provider_id, panel_id, label)
     try:
-        issued = tokens.create(service().sessions, CLI_ACTOR, request, now=datetime.now(UTC))
+        issued = tokens.create(service().sessions, CLI_ACTOR, request, now=_now())
     except PlacementsError as error:
         _fail(error)
     click.echo(f"label: {issued.label} role: {issued.role} scope: {issued.scope or 'all'}")
@@ -100,7 +111,7 @@ def tokens_create(
 def tokens_revoke(label: str) -> None:
     """Revoke the token with this label."""
     try:
-        done = tokens.revoke(service().sessions, CLI_ACTOR, label, now=datetime.now(UTC))
+        done = tokens.revoke(service().sessions, CLI_ACTOR, label, now=_now())
     except PlacementsError as error:
         _fail(error)
     click.echo(f"revoked {label}" if done else f"{label} was already revoked")
@@ -110,7 +121,7 @@ def tokens_revoke(label: str) -> None:
 @with_appcontext
 def tokens_demo() -> None:
     """Issue fresh demo tokens, one per role, and print them."""
-    issued = tokens.issue_demo(service().sessions, CLI_ACTOR, now=datetime.now(UTC))
+    issued = tokens.issue_demo(service().sessions, CLI_ACTOR, now=_now())
     click.echo("Demo tokens (use as 'Authorization: Bearer <token>'):")
     for token in issued:
         click.echo(f"  {token.label:<28} {token.token}")
@@ -138,7 +149,8 @@ def rank(args: tuple[str, ...]) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Run the scheduled jobs; with another scheduler on the database, stand by until it dies."""
-    scheduler.run(service().sessions, service().settings)
+    scheduler.run(service().sessions, service().settings, clock=service().clock,
+                  id_source=service().ids)  # fmt: skip
 
 
 @cli.group("jobs")
@@ -149,12 +161,26 @@ def jobs_group() -> None:
 @jobs_group.command("run")
 @click.argument("name", type=click.Choice(list(jobs.JOBS)))
 @click.option("--now", "at", help="the job's clock, ISO 8601 (default: now; UTC without offset)")
+@click.option(
+    "--allow-future",
+    is_flag=True,
+    help="accept a --now more than 5 minutes ahead of the service's clock (the job then writes"
+    " future-dated meetings and audit rows)",
+)
 @with_appcontext
-def jobs_run(name: str, at: str | None) -> None:
+def jobs_run(name: str, at: str | None, allow_future: bool) -> None:
     """Run one job once, with the given clock."""
-    moment = _instant(at) if at else datetime.now(UTC)
+    current = _now()
+    moment = _instant(at) if at else current
+    if moment > current + FUTURE_SLACK and not allow_future:
+        raise click.BadParameter(
+            f"{at!r} is more than 5 minutes ahead of the service's clock ({current.isoformat()});"
+            " pass --allow-future to run the job in the future",
+            param_hint="--now",
+        )
     try:
-        result = jobs.run(name, service().sessions, service().settings, now=moment)
+        with ids.using(service().ids):
+            result = jobs.run(name, service().sessions, service().settings, now=moment)
     except PlacementsError as error:
         _fail(error)
     click.echo(f"{name} at {moment.isoformat()}: {result}")

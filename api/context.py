@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app, g, request
 
 from placements.auth import Actor, authenticate
+from placements.clock import Clock
 from placements.config import Settings
 from placements.db import Sessions
+from placements.ids import IdSource
 
 
 @dataclass(frozen=True)
 class Service:
-    """The service's wiring for one app: settings and the database."""
+    """The service's wiring for one app: settings, the database, the clock and the id source."""
 
     settings: Settings
     sessions: Sessions
+    clock: Clock
+    ids: IdSource
 
 
 def service() -> Service:
@@ -37,8 +41,8 @@ def settings() -> Settings:
 
 
 def now() -> datetime:
-    """The time of this request, in UTC."""
-    return datetime.now(UTC)
+    """The time of this request by the service's clock, in UTC."""
+    return service().clock.now()
 
 
 def bearer_token() -> str | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from placements import audit, clocks
+from placements import audit, statutory
 from placements.auth import Actor
 from placements.availability import move_beds
 from placements.db import Sessions
@@ -75,7 +75,7 @@ def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: dateti
             legal_basis=request.legal_basis, flags=list(request.flags), status="active",
             admitted_at=admitted_at, admitted_by=actor.label,
             next_review_due=(
-                clocks.first_review_due(admitted_at, authority.nation)
+                statutory.first_review_due(admitted_at, authority.nation)
                 if request.legal_basis == "welfare" else None
             ),
         )  # fmt: skip

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_DATABASE_URL = "sqlite:///var/placements.db"
+# A home's availability not updated for this long is stale (and, by default, escalated).
+DEFAULT_STALE_HOURS = 24.0
 DEFAULT_INCOMPATIBLE_FLAGS: tuple[tuple[str, str], ...] = (("cse_victim", "sexual_harm_risk"),)
 
 
@@ -16,7 +18,7 @@ class Settings:
     """Everything configurable about the service, with the defaults of DESIGN.md."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    stale_hours: float = 24.0
+    stale_hours: float = DEFAULT_STALE_HOURS
     offer_hours: float = 4.0
     incompatible_flags: tuple[tuple[str, str], ...] = field(default=DEFAULT_INCOMPATIBLE_FLAGS)
     smtp_url: str | None = None
@@ -27,6 +29,8 @@ class Settings:
     review_calls_seconds: float = 3600.0
     offer_expiry_seconds: float = 60.0
     notify_seconds: float = 30.0
+    clock: str = "system"
+    id_seed: int | None = None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
@@ -34,7 +38,7 @@ class Settings:
         pairs = values.get("PLACEMENTS_INCOMPATIBLE_FLAGS")
         return cls(
             database_url=values.get("PLACEMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            stale_hours=float(values.get("PLACEMENTS_STALE_HOURS") or 24.0),
+            stale_hours=float(values.get("PLACEMENTS_STALE_HOURS") or DEFAULT_STALE_HOURS),
             offer_hours=float(values.get("PLACEMENTS_OFFER_HOURS") or 4.0),
             incompatible_flags=(
                 tuple((str(a), str(b)) for a, b in json.loads(pairs))
@@ -49,6 +53,8 @@ class Settings:
             review_calls_seconds=float(values.get("PLACEMENTS_REVIEW_CALLS_SECONDS") or 3600),
             offer_expiry_seconds=float(values.get("PLACEMENTS_OFFER_EXPIRY_SECONDS") or 60),
             notify_seconds=float(values.get("PLACEMENTS_NOTIFY_SECONDS") or 30),
+            clock=values.get("PLACEMENTS_CLOCK") or "system",
+            id_seed=int(seed) if (seed := values.get("PLACEMENTS_ID_SEED")) else None,
         )
 
     @classmethod

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 import solver
-from placements import audit, clocks, meetings, thresholds
+from placements import audit, meetings, statutory, thresholds
 from placements.acceptance import load_history
 from placements.auth import SYSTEM
 from placements.config import Settings
@@ -93,7 +93,7 @@ def measure(
         "longest_wait_days": max(waits.values(), default=0.0),
         "near_72_hour_limit": [
             {"request_id": k, "hours": v}
-            for k, v in hours.items() if v >= clocks.WITHOUT_ORDER_WARNING_HOURS
+            for k, v in hours.items() if v >= statutory.WITHOUT_ORDER_WARNING_HOURS
         ],
         "stale_homes": [{"provider_id": k, "hours": v} for k, v in stale.items()
                         if v > settings.stale_hours],
@@ -120,7 +120,7 @@ def _hours_without_order(session: Session, requests: Any, now: datetime) -> dict
             periods = child_periods_without_order(
                 session, request.authority_id, request.case_reference
             )
-            spent = clocks.hours_without_order(periods, now=now)
+            spent = statutory.hours_without_order(periods, now=now)
             if spent > 0:
                 hours[request.id] = spent
     return hours

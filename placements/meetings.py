@@ -7,13 +7,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from placements import audit, clocks, invitations, notifications
+from placements import audit, invitations, notifications, statutory
 from placements.auth import SYSTEM, Actor
 from placements.config import Settings
 from placements.db import Sessions
@@ -110,12 +109,6 @@ class Invitation:
     content: bytes = field(repr=False)
 
 
-def working_day(day: date) -> bool:
-    """Whether a day is a working day in England (weekends and bank holidays are not)."""
-    return day.weekday() < 5 and day not in holidays.country_holidays("GB", subdiv="ENG",
-                                                                      years=day.year)  # fmt: skip
-
-
 def at_meeting_hour(day: date) -> datetime:
     """10:00 London time on a day, as a UTC-aware datetime."""
     return datetime.combine(day, MEETING_HOUR, tzinfo=LONDON).astimezone(UTC)
@@ -124,7 +117,7 @@ def at_meeting_hour(day: date) -> datetime:
 def next_working_day_meeting(now: datetime) -> datetime:
     """10:00 on the next working day after `now` (London time)."""
     today = now.astimezone(LONDON).date()
-    return at_meeting_hour(clocks.working_days_after(today, 1, "england"))
+    return at_meeting_hour(statutory.working_days_after(today, 1))
 
 
 def soon(now: datetime) -> datetime:
@@ -137,7 +130,7 @@ def soon(now: datetime) -> datetime:
 def review_meeting_time(due_by: datetime, now: datetime) -> datetime:
     """10:00 on the last working day before the due date, or soon when that has passed."""
     day = due_by.astimezone(LONDON).date() - timedelta(days=1)
-    while not working_day(day):
+    while not statutory.working_day(day):
         day -= timedelta(days=1)
     planned = at_meeting_hour(day)
     return planned if planned >= soon(now) else soon(now)
@@ -381,7 +374,7 @@ def _set_next_review(session: Session, actor: Actor, placement_id: str, held_at:
     if placement is None or placement.status != "active":
         return
     before = placement.next_review_due
-    placement.next_review_due = clocks.next_review_due(held_at)
+    placement.next_review_due = statutory.next_review_due(held_at)
     audit.record(session, actor, "placement.review", "placement", placement.id, at=now,
                  before={"next_review_due": _plain(before)},
                  after={"next_review_due": _plain(placement.next_review_due)})  # fmt: skip

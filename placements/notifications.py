@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import secrets
 import smtplib
 import urllib.error
 import urllib.request
@@ -26,6 +25,7 @@ from placements import audit, invitations
 from placements.auth import SYSTEM, Actor
 from placements.config import Settings
 from placements.db import Sessions
+from placements.ids import new_hex
 from placements.models import Meeting, Notification, Panel
 from placements.panels import signing_key
 
@@ -115,7 +115,7 @@ def enqueue(session: Session, meeting: Meeting, panel: Panel, event: str, *, org
 def _row(meeting: Meeting, event: str, channel: str, member_email: str, recipient: str,
          content: dict[str, Any], now: datetime) -> dict[str, Any]:  # fmt: skip
     return {
-        "id": "msg_" + secrets.token_hex(12),
+        "id": "msg_" + new_hex(12),
         "meeting_id": meeting.id,
         "sequence": meeting.sequence,
         "event": event,

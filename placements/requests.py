@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from placements import audit, clocks
+from placements import audit, statutory, thresholds
 from placements.auth import Actor
 from placements.db import Sessions
 from placements.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
@@ -70,7 +70,7 @@ class RequestFacts:
 
 @dataclass(frozen=True)
 class RequestView:
-    """A request with its status and statutory clocks."""
+    """A request with its status and statutory statutory."""
 
     id: str
     authority_id: str
@@ -138,7 +138,7 @@ def authority_errors(legal_basis: str, authority: LegalAuthority) -> dict[str, l
         return {"authority": [f"an order of kind {kind} needs granted_at and expires_at"]}
     if expires <= granted:
         return {"authority.expires_at": ["must be after granted_at"]}
-    limit = clocks.order_limit(kind, granted, renewal=authority.renewal)
+    limit = statutory.order_limit(kind, granted, renewal=authority.renewal)
     if limit is not None and expires > limit:
         allowed = "28 days" if kind == "remand" else "6 months" if authority.renewal else "3 months"
         return {
@@ -212,7 +212,7 @@ def child_periods_without_order(
 def view_of(session: Session, row: PlacementRequest, *, now: datetime) -> RequestView:
     """Describe a request with its clocks at `now`."""
     periods = child_periods_without_order(session, row.authority_id, row.case_reference)
-    hours = clocks.hours_without_order(periods, now=now)
+    hours = statutory.hours_without_order(periods, now=now)
     placement = session.scalars(
         select(Placement).where(Placement.request_id == row.id)
     ).one_or_none()
@@ -243,7 +243,7 @@ def view_of(session: Session, row: PlacementRequest, *, now: datetime) -> Reques
         created_at=row.created_at,
         updated_at=row.updated_at,
         hours_without_order_last_28_days=hours,
-        without_order_warning=hours >= clocks.WITHOUT_ORDER_WARNING_HOURS,
+        without_order_warning=hours >= statutory.WITHOUT_ORDER_WARNING_HOURS,
         order_expires_at=expires,
         order_expiring=(
             expires is not None
@@ -251,7 +251,8 @@ def view_of(session: Session, row: PlacementRequest, *, now: datetime) -> Reques
             and expires - now <= timedelta(days=7)
         ),
         next_review_due=placement.next_review_due if placement else None,
-        stale=row.status == "waiting" and now - row.updated_at > clocks.STALE_REQUEST,
+        stale=row.status == "waiting"
+        and now - row.updated_at > timedelta(days=thresholds.LONG_WAIT_DAYS),
         placement_id=placement.id if placement else None,
     )
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from placements import clocks, meetings
+from placements import meetings, statutory
 from placements.auth import SYSTEM
 from placements.config import Settings
 from placements.db import Sessions
@@ -29,7 +29,7 @@ def due_date(placement: Placement, nation: str) -> datetime:
     """When the placement's next review must have been held."""
     if placement.next_review_due is not None:
         return placement.next_review_due
-    return clocks.first_review_due(placement.admitted_at, nation)
+    return statutory.first_review_due(placement.admitted_at, nation)
 
 
 def call_key(placement_id: str, due_by: datetime) -> str:

@@ -22,15 +22,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from placements import jobs
+from placements import ids, jobs
+from placements.clock import Clock, SystemClock
 from placements.config import Settings
 from placements.db import Sessions
+from placements.ids import IdSource
 from placements.models import SchedulerLease
 
 LEASE_NAME = "scheduler"
 # pg_try_advisory_lock key of the scheduler: any fixed 64-bit number unique to this service.
 ADVISORY_LOCK_KEY = 0x706C6163656D6E74
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+# Leases measure how long a process has been silent: real elapsed time, whatever the service's
+# clock says (a fixed or shifted clock must not keep a dead leader's lease alive).
+LEASE_CLOCK = SystemClock()
 log = logging.getLogger("placements.scheduler")
 
 
@@ -106,6 +111,7 @@ class LeaseRow:
     def __init__(self, sessions: Sessions, seconds: float) -> None:
         self.sessions = sessions
         self.length = timedelta(seconds=seconds)
+        # Random whatever the id source: two schedulers must never share a holder name.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def acquire(self, now: datetime) -> bool:
@@ -159,20 +165,33 @@ def leadership_for(settings: Settings, sessions: Sessions) -> Leadership:
     return LeaseRow(sessions, settings.scheduler_lease_seconds)
 
 
-def run_job(name: str, sessions: Sessions, settings: Settings) -> None:
-    """Run a job with the current time and log what it did."""
-    result = jobs.run(name, sessions, settings, now=datetime.now(UTC))
+def run_job(
+    name: str, sessions: Sessions, settings: Settings, clock: Clock, id_source: IdSource
+) -> None:
+    """Run a job with the service's time and log what it did."""
+    with ids.using(id_source):
+        result = jobs.run(name, sessions, settings, now=clock.now())
     log.info("job %s ran: %s", name, result)
 
 
-def build(sessions: Sessions, settings: Settings, *, start: datetime) -> BlockingScheduler:
-    """A scheduler with every job on its interval from `start` (not started)."""
+def build(
+    sessions: Sessions,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    id_source: IdSource | None = None,
+    start: datetime | None = None,
+) -> BlockingScheduler:
+    """A scheduler with every job on its interval from `start` (not started).
+
+    The intervals run in real time (APScheduler's); each job is given `clock.now()` as its time.
+    """
     scheduler = BlockingScheduler(timezone=UTC)
     for name in jobs.JOBS:
         scheduler.add_job(
             run_job,
             IntervalTrigger(seconds=jobs.interval_seconds(name, settings), start_date=start),
-            args=(name, sessions, settings),
+            args=(name, sessions, settings, clock or SystemClock(), id_source or ids.RandomIds()),
             id=name,
             name=name,
             max_instances=1,
@@ -182,9 +201,10 @@ def build(sessions: Sessions, settings: Settings, *, start: datetime) -> Blockin
     return scheduler
 
 
-def _lead(sessions: Sessions, settings: Settings, leadership: Leadership) -> None:
+def _lead(sessions: Sessions, settings: Settings, leadership: Leadership, clock: Clock,
+          id_source: IdSource) -> None:  # fmt: skip
     """Run the jobs until leadership is lost (or the process is stopped)."""
-    scheduler = build(sessions, settings, start=datetime.now(UTC))
+    scheduler = build(sessions, settings, clock=clock, id_source=id_source)
 
     def keep() -> None:
         if not _safely(leadership.renew):
@@ -204,7 +224,7 @@ def _lead(sessions: Sessions, settings: Settings, leadership: Leadership) -> Non
 def _safely(step: Callable[[datetime], bool]) -> bool:
     """Acquire or renew; a database error counts as not leading."""
     try:
-        return step(datetime.now(UTC))
+        return step(LEASE_CLOCK.now())
     except SQLAlchemyError:
         log.exception("the scheduler could not reach the database")
         return False
@@ -214,7 +234,14 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def run(sessions: Sessions, settings: Settings, *, stop: threading.Event | None = None) -> None:
+def run(
+    sessions: Sessions,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    id_source: IdSource | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     """Lead when no other scheduler does, else stand by; a standby polls twice a lease period."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
@@ -226,7 +253,8 @@ def run(sessions: Sessions, settings: Settings, *, stop: threading.Event | None 
         while not stop.is_set():
             if _safely(leadership.acquire):
                 standing_by = False
-                _lead(sessions, settings, leadership)
+                _lead(sessions, settings, leadership, clock or SystemClock(),
+                      id_source or ids.RandomIds())  # fmt: skip
                 continue
             if not standing_by:
                 log.info("another scheduler is the leader; standing by (pid %s)", os.getpid())

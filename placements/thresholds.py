@@ -8,13 +8,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from placements import audit
+from placements import audit, statutory
 from placements.auth import Actor
+from placements.config import DEFAULT_STALE_HOURS
 from placements.db import Sessions
 from placements.errors import InvalidInput
 from placements.models import ThresholdRule
 
 LEVELS = ("amber", "red")
+# DESIGN defaults for escalation (not law): open welfare requests above 25 (amber) or 37 (red), and
+# any child waiting more than 14 days; the 48-hour mark and staleness come from their own modules.
+OPEN_WELFARE_AMBER, OPEN_WELFARE_RED = 25, 37
+LONG_WAIT_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -38,19 +43,20 @@ class RuleChange:
     red: float | None = None
 
 
-# The defaults of DESIGN.md section 4.
+# The escalation defaults (docs/statutory.md lists them with the statutory clocks).
 DEFAULTS = {
     r.rule: r
     for r in (
-        RuleSetting("open_welfare_requests", "open welfare requests", "above", True, 25, 37),
+        RuleSetting("open_welfare_requests", "open welfare requests", "above", True,
+                    OPEN_WELFARE_AMBER, OPEN_WELFARE_RED),
         RuleSetting("free_welfare_beds", "free beds for welfare children, nationally",
                     "at_or_below", True, None, 0),
         RuleSetting("longest_wait_days", "days the longest-waiting request has waited",
-                    "above", True, 14, None),
+                    "above", True, LONG_WAIT_DAYS, None),
         RuleSetting("hours_without_order", "hours a child has spent without an order (of 72)",
-                    "at_or_above", True, None, 48),
+                    "at_or_above", True, None, statutory.WITHOUT_ORDER_WARNING_HOURS),
         RuleSetting("stale_availability_hours", "hours since a home's availability was updated",
-                    "above", True, 24, None),
+                    "above", True, DEFAULT_STALE_HOURS, None),
     )
 }  # fmt: skip
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from api import create_app
 from placements.auth import SYSTEM
+from placements.clock import FixedClock
 from placements.db import Sessions, make_engine
 from placements.migrations import upgrade
 from placements.models import Base
@@ -30,7 +31,10 @@ if os.environ.get("PLACEMENTS_TEST_REQUIRE_POSTGRES") and not PG_URL:
         "PLACEMENTS_TEST_REQUIRE_POSTGRES is set but not PLACEMENTS_TEST_DATABASE_URL"
     )
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+# The instant every test's service reads from its clock (the app's, the server's, the jobs'), so
+# nothing in the suite depends on the day it runs (docs/time.md).
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+SERVER_CLOCK = f"fixed:{NOW.isoformat()}"
 
 
 def reset_postgresql(url: str) -> None:
@@ -103,12 +107,25 @@ def seeded(sessions: Sessions) -> Sessions:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
-    """The API over the test database."""
-    app = create_app({"PLACEMENTS_DATABASE_URL": database_url, "TESTING": True})
+def app_clock() -> FixedClock:
+    """The clock of the in-process app (set back to NOW for every test by `clock`)."""
+    return FixedClock(NOW)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, app_clock: FixedClock) -> Iterator[Flask]:
+    """The API over the test database, reading the time from a fixed clock."""
+    app = create_app({"PLACEMENTS_DATABASE_URL": database_url, "TESTING": True}, clock=app_clock)
     app.config["TESTING"] = True
     yield app
     app.extensions["placements"].sessions.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clock(app_clock: FixedClock) -> FixedClock:
+    """The in-process app's clock, at NOW when the test starts; tests may set or advance it."""
+    app_clock.set(NOW)
+    return app_clock
 
 
 @pytest.fixture
@@ -131,10 +148,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`placements serve --workers 2` on the test database; yields its base URL."""
+    """`placements serve --workers 2` on the test database, its clock fixed at NOW; its URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {**os.environ, "PLACEMENTS_DATABASE_URL": database_url}
+    env = {**os.environ, "PLACEMENTS_DATABASE_URL": database_url, "PLACEMENTS_CLOCK": SERVER_CLOCK}
     placements = Path(sys.executable).with_name("placements")
     with log.open("w") as out:
         process = subprocess.Popen(

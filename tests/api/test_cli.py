@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,14 @@ from sqlalchemy import func, select
 
 from placements.db import Sessions, make_engine
 from placements.models import Unit
-from tests.conftest import PG_URL, fresh_postgresql_database
+from tests.conftest import NOW, PG_URL, SERVER_CLOCK, fresh_postgresql_database
 
 PLACEMENTS = str(Path(sys.executable).with_name("placements"))
 
 
 def run(url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `placements ARGS` against the database at `url`."""
-    env = {**os.environ, "PLACEMENTS_DATABASE_URL": url}
+    env = {**os.environ, "PLACEMENTS_DATABASE_URL": url, "PLACEMENTS_CLOCK": SERVER_CLOCK}
     return subprocess.run(
         [PLACEMENTS, *args], env=env, capture_output=True, text=True, check=check, timeout=120
     )
@@ -61,3 +62,27 @@ def test_a_job_clock_outside_2000_to_2100_exits_2_with_one_line(empty_database: 
         refused = run(url, "jobs", "run", "demand-check", "--now", clock, check=False)
         assert refused.returncode == 2, refused.stderr
         assert "--now" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_job_clock_more_than_5_minutes_ahead_needs_allow_future(empty_database: str) -> None:
+    url = empty_database
+    run(url, "db", "upgrade")
+    ahead = (NOW + timedelta(minutes=6)).isoformat()
+    refused = run(url, "jobs", "run", "offer-expiry", "--now", ahead, check=False)
+    assert refused.returncode == 2 and "--allow-future" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    near_time = (NOW + timedelta(minutes=4)).isoformat()
+    near = run(url, "jobs", "run", "offer-expiry", "--now", near_time)
+    assert "expired 0" in near.stdout
+    allowed = run(url, "jobs", "run", "offer-expiry", "--now", ahead, "--allow-future")
+    assert allowed.stdout.startswith(f"offer-expiry at {NOW + timedelta(minutes=6):%Y-%m-%dT%H:%M}")
+    default = run(url, "jobs", "run", "offer-expiry")
+    assert default.stdout.startswith(f"offer-expiry at {NOW.isoformat()}"), default.stdout
+
+
+def test_an_unreadable_clock_setting_exits_with_one_line(empty_database: str) -> None:
+    env = {**os.environ, "PLACEMENTS_DATABASE_URL": empty_database, "PLACEMENTS_CLOCK": "soon"}
+    refused = subprocess.run([PLACEMENTS, "jobs", "run", "notify"], env=env, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert refused.returncode != 0 and "PLACEMENTS_CLOCK" in refused.stderr
+    assert "Traceback" not in refused.stderr

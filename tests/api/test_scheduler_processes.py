@@ -24,6 +24,10 @@ from tests.placements.casework import open_requests
 PLACEMENTS = str(Path(sys.executable).with_name("placements"))
 T = NOW + timedelta(hours=1)
 LEASE_SECONDS = 2.0
+CLOCK = f"fixed:{T.isoformat()}"
+# Under Debian's faketime (CI runs the suite 400 days ahead), libfaketime shifts the monotonic
+# clock too, and then APScheduler's timed waits never end; only the wall clock needs moving.
+KEEP_MONOTONIC = {"FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 @pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
@@ -58,7 +62,13 @@ def start(url: str, *args: str, log: Path, **env: str) -> subprocess.Popen[bytes
     with log.open("wb") as out:
         return subprocess.Popen(
             [PLACEMENTS, *args],
-            env={**os.environ, "PLACEMENTS_DATABASE_URL": url, **env},
+            env={
+                **os.environ,
+                **KEEP_MONOTONIC,
+                "PLACEMENTS_DATABASE_URL": url,
+                "PLACEMENTS_CLOCK": CLOCK,
+                **env,
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from placements import clocks
+from placements import statutory
 from placements.db import Sessions
 from placements.models import LocalAuthority, Placement, PlacementRequest, Unit
 
@@ -62,7 +62,7 @@ def admit(sessions: Sessions, *, authority_id: str, admitted_at: datetime) -> st
                 id=placement_id, request_id=request_id, unit_id=unit.id,
                 provider_id=unit.provider_id, authority_id=authority_id, legal_basis="welfare",
                 flags=[], status="active", admitted_at=admitted_at, admitted_by="test",
-                next_review_due=clocks.first_review_due(admitted_at, authority.nation),
+                next_review_due=statutory.first_review_due(admitted_at, authority.nation),
             )
         )  # fmt: skip
     return placement_id
