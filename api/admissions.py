@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.context import actor, now, sessions
+from api.context import actor, now, sessions, settings
 from api.fields import moment, one_of
 from placements import admissions
 
@@ -75,5 +75,5 @@ class Discharge(MethodView):
         """Discharge the child and free the bed."""
         return admissions.discharge(
             sessions(), actor(), placement_id, body["discharged_at"], body["destination"],
-            now=now(),
+            settings=settings(), now=now(),
         )  # fmt: skip

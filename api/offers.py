@@ -1,4 +1,4 @@
-"""Offers: homes see those to their units and accept or decline them."""
+"""Offers: homes see those to their units and accept, decline or release them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from marshmallow import Schema, fields, validate
 from api.context import actor, now, sessions, settings
 from api.fields import one_of
 from placements import offers
-from placements.vocabulary import DECLINE_REASONS, OFFER_STATUSES
+from placements.vocabulary import (
+    CANCEL_REASONS,
+    DECLINE_REASONS,
+    OFFER_STATUSES,
+    RELEASE_REASONS,
+)
 
 blp = Blueprint("offers", __name__, url_prefix="/offers", description="Offers to homes")
 
@@ -30,6 +35,13 @@ class ChildFactsSchema(Schema):
     needed_by = fields.DateTime(allow_none=True)
 
 
+class PlacingAuthoritySchema(Schema):
+    """The local authority placing the child."""
+
+    id = fields.String()
+    name = fields.String()
+
+
 class OfferSchema(Schema):
     """An offer, with only the child's facts a home needs to decide."""
 
@@ -45,6 +57,19 @@ class OfferSchema(Schema):
     decline_reason = fields.String(allow_none=True)
     decline_note = fields.String(allow_none=True)
     matching_run_id = fields.String(allow_none=True)
+    cancel_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why the service cancelled it", "enum": list(CANCEL_REASONS)},
+    )
+    cancel_detail = fields.String(
+        allow_none=True, metadata={"description": "for no_longer_eligible: the rules now broken"}
+    )
+    released_at = fields.DateTime(allow_none=True)
+    release_reason = fields.String(allow_none=True, metadata={"enum": list(RELEASE_REASONS)})
+    release_note = fields.String(allow_none=True)
+    placing_authority = fields.Nested(
+        PlacingAuthoritySchema, metadata={"description": "whom the home calls about the child"}
+    )
     child = fields.Nested(ChildFactsSchema)
 
 
@@ -52,6 +77,13 @@ class OfferQuerySchema(Schema):
     """Filters of the offer list."""
 
     status = one_of(OFFER_STATUSES)
+
+
+class ReleaseSchema(Schema):
+    """Why the home gives back an offer it accepted."""
+
+    reason = one_of(RELEASE_REASONS, required=True)
+    note = fields.String(validate=validate.Length(max=2000), load_default=None, allow_none=True)
 
 
 class DeclineSchema(Schema):
@@ -102,5 +134,19 @@ class Decline(MethodView):
     def post(self, body: dict[str, Any], offer_id: str) -> Any:
         """Decline the offer with a coded reason (the unit's home)."""
         return offers.decline(
+            sessions(), actor(), offer_id, body["reason"], body["note"], now=now()
+        )
+
+
+@blp.route("/<offer_id>/release")
+class Release(MethodView):
+    """Release of an accepted offer."""
+
+    @blp.arguments(ReleaseSchema)
+    @blp.response(200, OfferSchema)
+    @blp.alt_response(409, description="The offer is not accepted, or the child has arrived")
+    def post(self, body: dict[str, Any], offer_id: str) -> Any:
+        """Give back an accepted offer before the child arrives (the unit's home): frees the bed."""
+        return offers.release(
             sessions(), actor(), offer_id, body["reason"], body["note"], now=now()
         )

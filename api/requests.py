@@ -1,4 +1,4 @@
-"""Placement requests: directors ask, read ranked options, offer, admit, withdraw."""
+"""Placement requests: directors ask, read ranked options, offer, record orders, admit, withdraw."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from api.fields import (
 from api.offers import OfferSchema
 from placements import admissions, matching, offers, requests
 from placements.vocabulary import (
+    COURT_ORDER_KINDS,
     FLAGS,
     GROUNDS,
     LEGAL_BASES,
@@ -61,7 +62,8 @@ class ZoneSchema(PointSchema):
 
 
 class LegalAuthoritySchema(Schema):
-    """What authorises the placement: none, an interim or full order, or a remand."""
+    """What authorises the placement: none, an interim or full order (welfare), a remand (remand)
+    or a sentence (sentence)."""
 
     kind = one_of(ORDER_KINDS, required=True)
     granted_at = moment(load_default=None, allow_none=True)
@@ -151,6 +153,40 @@ class RequestQuerySchema(Schema):
         return requests.RequestFilter(**data)
 
 
+class CourtOrderSchema(Schema):
+    """A new or renewed court order; granted_at must not be in the future."""
+
+    kind = one_of(COURT_ORDER_KINDS, required=True)
+    granted_at = moment(required=True)
+    expires_at = moment(required=True)
+    renewal = StrictBoolean(load_default=False)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> requests.LegalAuthority:
+        """Build the order."""
+        return requests.LegalAuthority(**data)
+
+
+class OrderOutSchema(Schema):
+    """A court order recorded on the request."""
+
+    id = fields.String()
+    kind = fields.String()
+    granted_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    renewal = fields.Boolean()
+    recorded_at = fields.DateTime()
+    recorded_by = fields.String()
+
+
+class ReservationSchema(Schema):
+    """The accepted offer and unit holding a reserved request's bed."""
+
+    offer_id = fields.String()
+    unit_id = fields.String()
+    provider_id = fields.String()
+
+
 class LegalAuthorityOutSchema(Schema):
     """The placement's legal authority as stored."""
 
@@ -182,13 +218,27 @@ class RequestSchema(Schema):
     declined_by = fields.List(fields.String())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-    hours_without_order_last_28_days = fields.Float()
-    without_order_warning = fields.Boolean()
+    hours_without_order_last_28_days = fields.Float(
+        metadata={"description": "hours in secure accommodation with no order in force (an "
+                  "expired order counts as none), over the last 28 days, across the child's "
+                  "requests"}
+    )  # fmt: skip
+    without_order_warning = fields.Boolean(metadata={"description": "48 of the 72 hours reached"})
+    without_order_breach = fields.Boolean(
+        metadata={"description": "more than 72 hours without an order in 28 days: unlawful"}
+    )
     order_expires_at = fields.DateTime(allow_none=True)
-    order_expiring = fields.Boolean()
+    order_expiring = fields.Boolean(
+        metadata={"description": "reserved or placed, and the order runs out within 7 days"}
+    )
+    order_expired = fields.Boolean(
+        metadata={"description": "reserved or placed, and the order has run out"}
+    )
+    orders = fields.List(fields.Nested(OrderOutSchema))
     next_review_due = fields.DateTime(allow_none=True)
     stale = fields.Boolean()
     placement_id = fields.String(allow_none=True)
+    reservation = fields.Nested(ReservationSchema, allow_none=True)
 
 
 class OptionSchema(Schema):
@@ -276,8 +326,10 @@ class RequestById(MethodView):
     @blp.arguments(RequestFieldsSchema)
     @blp.response(200, RequestSchema)
     def patch(self, changes: dict[str, Any], request_id: str) -> Any:
-        """Update a waiting request's facts (resets its staleness clock)."""
-        return requests.update_facts(sessions(), actor(), request_id, changes, now=now())
+        """Update a waiting or offered request's facts; offers they rule out are cancelled."""
+        return requests.update_facts(
+            sessions(), actor(), request_id, changes, settings=settings(), now=now()
+        )
 
 
 @blp.route("/<request_id>/withdraw")
@@ -286,8 +338,21 @@ class Withdraw(MethodView):
 
     @blp.response(200, RequestSchema)
     def post(self, request_id: str) -> Any:
-        """Withdraw a waiting or offered request."""
+        """Withdraw a waiting, offered or reserved request (a reserved bed is released)."""
         return requests.withdraw(sessions(), actor(), request_id, now=now())
+
+
+@blp.route("/<request_id>/orders")
+class Orders(MethodView):
+    """Court orders of the request."""
+
+    @blp.arguments(CourtOrderSchema)
+    @blp.response(201, RequestSchema)
+    def post(self, order: requests.LegalAuthority, request_id: str) -> Any:
+        """Record a new or renewed court order, at any status; the clocks move with it."""
+        return requests.record_order(
+            sessions(), actor(), request_id, order, settings=settings(), now=now()
+        )
 
 
 @blp.route("/<request_id>/options")

@@ -1,6 +1,7 @@
 """Likely acceptance: each provider's past answers to similar requests, shrunk towards a prior.
 
-An answer is an accepted or declined offer. Requests are similar when they share the legal basis,
+An answer is an accepted or declined offer; an accepted offer the home later released counts as
+declined. Requests are similar when they share the legal basis,
 sex, age band (10-12, 13-14, 15-17) and set of flags. For provider p the estimate is the Beta
 posterior mean `(accepted + k * prior) / (answers + k)` with `k = PRIOR_STRENGTH`, where the prior
 is p's own acceptance rate over all its answers, itself shrunk the same way towards the national
@@ -81,7 +82,7 @@ def load_history(session: Session) -> History:
     rows = session.execute(
         select(Offer.provider_id, Offer.status, PlacementRequest)
         .join(PlacementRequest, PlacementRequest.id == Offer.request_id)
-        .where(Offer.status.in_(("accepted", "declined")))
+        .where(Offer.status.in_(("accepted", "declined", "released")))
     )
     national = Tally()
     by_provider: dict[str, Tally] = defaultdict(Tally)

@@ -8,13 +8,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from placements import audit, statutory
+from placements import audit, orders, review_dates, reviews, statutory
 from placements.auth import Actor
 from placements.availability import move_beds
+from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
-from placements.models import LocalAuthority, Offer, Placement
+from placements.models import Offer, Placement, PlacementRequest
 from placements.requests import lock_request
 
 
@@ -64,21 +65,17 @@ def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: dateti
             raise Forbidden(f"request {request_id} is not reserved in one of your units")
         if request.status != "reserved" or offer is None:
             raise InvalidTransition(f"request {request_id} is {request.status}, not reserved")
+        _check_admission_time(session, request, offer, admitted_at)
         if not move_beds(session, offer.unit_id, reserved=-1, occupied=+1, by=actor.label,
                          cause="admission", now=now):  # fmt: skip
             raise Conflict(f"unit {offer.unit_id} holds no reservation to turn into a placement")
-        authority = session.get(LocalAuthority, request.authority_id)
-        assert authority is not None
         placement = Placement(
             id=new_id("PLC"), request_id=request.id, unit_id=offer.unit_id,
             provider_id=offer.provider_id, authority_id=request.authority_id,
             legal_basis=request.legal_basis, flags=list(request.flags), status="active",
             admitted_at=admitted_at, admitted_by=actor.label,
-            next_review_due=(
-                statutory.first_review_due(admitted_at, authority.nation)
-                if request.legal_basis == "welfare" else None
-            ),
         )  # fmt: skip
+        placement.next_review_due = review_dates.next_review_due(session, placement)
         session.add(placement)
         request.status, request.updated_at = "placed", now
         audit.record(session, actor, "placement.admit", "placement", placement.id, at=now,
@@ -86,6 +83,26 @@ def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: dateti
                             "admitted_at": admitted_at.isoformat()})  # fmt: skip
         session.flush()
         return view_of(placement)
+
+
+def _check_admission_time(session: Session, request: PlacementRequest, offer: Offer,
+                          admitted_at: datetime) -> None:  # fmt: skip
+    """Refuse an admission before the request, the home's acceptance or a needed order."""
+    # A welfare child may arrive before its order (the 72 hours); a remand or sentence may not.
+    problems = []
+    if admitted_at < request.created_at:
+        problems.append(f"before the request was made ({request.created_at.isoformat()})")
+    if offer.answered_at is not None and admitted_at < offer.answered_at:
+        problems.append(f"before the home accepted the offer ({offer.answered_at.isoformat()})")
+    if request.legal_basis in statutory.ORDER_NEEDED_AT_ADMISSION:
+        granted = min((o.granted_at for o in orders.recorded(session, request.id)), default=None)
+        if granted is None or admitted_at < granted:
+            problems.append(
+                f"before the {request.legal_basis} order was granted"
+                + (f" ({granted.isoformat()})" if granted else ": record it first")
+            )
+    if problems:
+        raise InvalidInput("the admission time is not possible", errors={"admitted_at": problems})
 
 
 def _load(session: Session, actor: Actor, placement_id: str) -> Placement:
@@ -103,8 +120,8 @@ def _load(session: Session, actor: Actor, placement_id: str) -> Placement:
 
 
 def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at: datetime,
-              destination: str, *, now: datetime) -> PlacementView:  # fmt: skip
-    """Discharge a placed child and free the bed."""
+              destination: str, *, settings: Settings, now: datetime) -> PlacementView:  # fmt: skip
+    """Discharge a placed child, free the bed and cancel the child's called review at once."""
     if discharged_at > now:
         raise InvalidInput("a discharge is recorded once it has happened",
                            errors={"discharged_at": ["must not be in the future"]})  # fmt: skip
@@ -125,9 +142,12 @@ def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at
         placement.status, placement.discharged_at = "discharged", discharged_at
         placement.destination, placement.next_review_due = destination, None
         request.status, request.updated_at = "discharged", now
+        cancelled = reviews.cancel_for_discharge(session, placement.id, actor, settings=settings,
+                                                 now=now)  # fmt: skip
         audit.record(session, actor, "placement.discharge", "placement", placement.id, at=now,
                      before={"status": "active"},
-                     after={"status": "discharged", "destination": destination})  # fmt: skip
+                     after={"status": "discharged", "destination": destination,
+                            "cancelled_reviews": cancelled})  # fmt: skip
         return view_of(placement)
 
 

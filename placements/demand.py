@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 import solver
-from placements import audit, meetings, statutory, thresholds
+from placements import audit, meetings, orders, statutory, thresholds
 from placements.acceptance import load_history
 from placements.auth import SYSTEM
 from placements.config import Settings
@@ -22,7 +22,7 @@ from placements.ids import new_id
 from placements.live import child_of, live_units, problem
 from placements.models import EscalationEpisode, Meeting, Panel, Placement, PlacementRequest
 from placements.panels import members_of, sitting_problems
-from placements.requests import OPEN_STATUSES, child_periods_without_order
+from placements.requests import OPEN_STATUSES
 
 NATIONAL = "national"
 LEVEL_ORDER = {"amber": 1, "red": 2}
@@ -93,7 +93,11 @@ def measure(
         "longest_wait_days": max(waits.values(), default=0.0),
         "near_72_hour_limit": [
             {"request_id": k, "hours": v}
-            for k, v in hours.items() if v >= statutory.WITHOUT_ORDER_WARNING_HOURS
+            for k, v in hours.items() if statutory.without_order_warning(v)
+        ],
+        "over_72_hour_limit": [
+            {"request_id": k, "hours": v}
+            for k, v in hours.items() if statutory.without_order_breach(v)
         ],
         "stale_homes": [{"provider_id": k, "hours": v} for k, v in stale.items()
                         if v > settings.stale_hours],
@@ -113,16 +117,17 @@ def measure(
 
 
 def _hours_without_order(session: Session, requests: Any, now: datetime) -> dict[str, float]:
-    """Hours each welfare child without an order has spent in secure accommodation (28 days)."""
+    """Hours each welfare child has spent in secure accommodation with no order in force (28 days).
+
+    An expired order counts as none, so a placed child whose order ran out shows here too.
+    """
     hours = {}
     for request in requests:
-        if request.legal_basis == "welfare" and request.order_kind == "none":
-            periods = child_periods_without_order(
-                session, request.authority_id, request.case_reference
-            )
-            spent = statutory.hours_without_order(periods, now=now)
-            if spent > 0:
-                hours[request.id] = spent
+        if request.legal_basis == "welfare":
+            clock = orders.child_clock(session, request.authority_id, request.case_reference,
+                                       now=now)  # fmt: skip
+            if clock.hours > 0:
+                hours[request.id] = clock.hours
     return hours
 
 

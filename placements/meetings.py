@@ -12,14 +12,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from placements import audit, invitations, notifications, statutory
+from placements import audit, invitations, notifications, review_dates, statutory
 from placements.auth import SYSTEM, Actor
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
-from placements.models import Meeting, MeetingAcknowledgement, Panel, Placement
-from placements.panels import member_of, members_of, sitting_problems
+from placements.models import Meeting, MeetingAcknowledgement, Panel, PanelMember, Placement
+from placements.panels import MINIMUM_REVIEWERS, member_of, members_of, sitting_problems
 
 LONDON = ZoneInfo("Europe/London")
 MEETING_HOUR = time(10, 0)
@@ -342,6 +342,8 @@ def record_outcome(sessions: Sessions, actor: Actor, meeting_id: str, outcome: O
         meeting = _load_visible(session, actor, meeting_id)
         email = _member(session, actor, meeting, chair=True)
         _check_held_after_start(session, meeting, outcome.held_at)
+        if meeting.kind == "review":
+            _check_quorum(load_panel(session, meeting.panel_id), outcome.attendees)
         values = {
             "status": "held", "held_at": outcome.held_at, "attendees": list(outcome.attendees),
             "recommendation": outcome.recommendation, "outcome_text": outcome.text,
@@ -353,8 +355,56 @@ def record_outcome(sessions: Sessions, actor: Actor, meeting_id: str, outcome: O
         if held is None:
             raise InvalidTransition(f"meeting {meeting_id} is {meeting.status}, not called")
         if held.kind == "review" and held.placement_id:
-            _set_next_review(session, actor, held.placement_id, outcome.held_at, now)
+            _set_next_review(session, actor, held.placement_id, now)
         return view_of(session, held)
+
+
+def _attending_members(
+    panel: Panel, attendees: tuple[str, ...]
+) -> tuple[list[PanelMember], list[str]]:
+    """The panel members among the attendees (named by email or by name), and the strangers."""
+
+    def key(text: str) -> str:
+        return " ".join(text.split()).casefold()
+
+    by_key = {key(m.email): m for m in panel.members} | {key(m.name): m for m in panel.members}
+    present: dict[int, PanelMember] = {}
+    strangers = []
+    for attendee in attendees:
+        member = by_key.get(key(attendee))
+        if member is None:
+            strangers.append(attendee)
+        else:
+            present[member.id] = member
+    return list(present.values()), strangers
+
+
+def _check_quorum(panel: Panel, attendees: tuple[str, ...]) -> None:
+    """A review is held by at least three of the panel's members, one of them independent."""
+    present, strangers = _attending_members(panel, attendees)
+    problems = []
+    if strangers:
+        problems.append(f"not members of panel {panel.id}: {', '.join(strangers)}")
+    if len(present) < MINIMUM_REVIEWERS:
+        missing = MINIMUM_REVIEWERS - len(present)
+        absent = [m.name for m in panel.members if m not in present]
+        problems.append(
+            f"a review needs at least {MINIMUM_REVIEWERS} members of the panel present;"
+            f" {len(present)} attended, {missing} more needed"
+            + (f" (absent: {', '.join(absent)})" if absent else "")
+        )
+    if not any(m.independent for m in present):
+        independents = [m.name for m in panel.members if m.independent]
+        problems.append(
+            "a review needs a member independent of the authority present; "
+            + (f"none of {', '.join(independents)} attended" if independents
+               else "the panel has no independent member")
+        )  # fmt: skip
+    if problems:
+        raise InvalidInput(
+            "the review was not quorate (regs 15-16: at least 3 reviewers, one independent)",
+            errors={"attendees": problems},
+        )
 
 
 def _check_held_after_start(session: Session, meeting: Meeting, held_at: datetime) -> None:
@@ -368,13 +418,12 @@ def _check_held_after_start(session: Session, meeting: Meeting, held_at: datetim
                            errors={"held_at": ["before the meeting's called_at"]})  # fmt: skip
 
 
-def _set_next_review(session: Session, actor: Actor, placement_id: str, held_at: datetime,
-                     now: datetime) -> None:  # fmt: skip
+def _set_next_review(session: Session, actor: Actor, placement_id: str, now: datetime) -> None:
     placement = session.get(Placement, placement_id)
     if placement is None or placement.status != "active":
         return
     before = placement.next_review_due
-    placement.next_review_due = statutory.next_review_due(held_at)
+    placement.next_review_due = review_dates.next_review_due(session, placement)
     audit.record(session, actor, "placement.review", "placement", placement.id, at=now,
                  before={"next_review_due": _plain(before)},
                  after={"next_review_due": _plain(placement.next_review_due)})  # fmt: skip

@@ -207,7 +207,8 @@ class PlacementRequest(Base):
         CheckConstraint("legal_basis IN ('welfare', 'remand', 'sentence')", name="legal_basis"),
         CheckConstraint("sex IN ('F', 'M')", name="sex"),
         CheckConstraint(
-            "order_kind IN ('none', 'interim_order', 'full_order', 'remand')", name="order_kind"
+            "order_kind IN ('none', 'interim_order', 'full_order', 'remand', 'sentence')",
+            name="order_kind",
         ),
         Index("ix_placement_request_authority_id_status", "authority_id", "status"),
         Index("ix_placement_request_status", "status"),
@@ -258,7 +259,8 @@ class Offer(Base):
     __tablename__ = "offer"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending', 'accepted', 'declined', 'expired', 'cancelled')", name="status"
+            "status IN ('pending', 'accepted', 'declined', 'expired', 'cancelled', 'released')",
+            name="status",
         ),
         Index("ix_offer_request_id", "request_id"),
         Index("ix_offer_provider_id_status", "provider_id", "status"),
@@ -279,6 +281,36 @@ class Offer(Base):
     decline_reason: Mapped[str | None] = mapped_column(String(32))
     decline_note: Mapped[str | None] = mapped_column(Text)
     matching_run_id: Mapped[str | None] = mapped_column(String(32))
+    # Why the service cancelled it: withdrawn_by_placer, accepted_elsewhere, no_longer_eligible.
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+    cancel_detail: Mapped[str | None] = mapped_column(Text)
+    # A home's release of an offer it had accepted, before the child arrived.
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(200))
+    release_reason: Mapped[str | None] = mapped_column(String(32))
+    release_note: Mapped[str | None] = mapped_column(Text)
+
+
+class CourtOrder(Base):
+    """A court's authority to keep a child in secure accommodation, recorded on a request."""
+
+    __tablename__ = "court_order"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('interim_order', 'full_order', 'remand', 'sentence')", name="kind"
+        ),
+        CheckConstraint("expires_at > granted_at", name="period"),
+        Index("ix_court_order_request_id", "request_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("placement_request.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    renewal: Mapped[bool] = mapped_column(default=False)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
 class Placement(Base):

@@ -1,4 +1,4 @@
-"""Offers: targeted at chosen units, accepted with a bed reserved atomically, or declined."""
+"""Offers: targeted at chosen units, accepted with a bed reserved atomically, declined, released."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from placements.errors import (
 )
 from placements.ids import new_id
 from placements.live import child_of, live_units, problem
-from placements.models import Offer, PlacementRequest, Unit
+from placements.models import LocalAuthority, Offer, PlacementRequest, Unit
 from placements.requests import audit_read, load_request, lock_request
 
 OFFERABLE = ("waiting", "offered")
@@ -56,6 +56,12 @@ class OfferView:
     decline_reason: str | None
     decline_note: str | None
     matching_run_id: str | None
+    cancel_reason: str | None
+    cancel_detail: str | None
+    released_at: datetime | None
+    release_reason: str | None
+    release_note: str | None
+    placing_authority: dict[str, str]
     child: dict[str, Any]
 
 
@@ -74,12 +80,16 @@ def child_facts(request: PlacementRequest) -> dict[str, Any]:
     }
 
 
-def view_of(offer: Offer, request: PlacementRequest) -> OfferView:
-    """Describe an offer."""
+def view_of(session: Session, offer: Offer, request: PlacementRequest) -> OfferView:
+    """Describe an offer, naming the placing authority (never the child's case reference)."""
+    authority = session.get(LocalAuthority, request.authority_id)
     return OfferView(
         offer.id, offer.request_id, offer.unit_id, offer.provider_id, offer.status, offer.score,
         offer.created_at, offer.expires_at, offer.answered_at, offer.decline_reason,
-        offer.decline_note, offer.matching_run_id, child_facts(request),
+        offer.decline_note, offer.matching_run_id, offer.cancel_reason, offer.cancel_detail,
+        offer.released_at, offer.release_reason, offer.release_note,
+        {"id": request.authority_id, "name": authority.name if authority else request.authority_id},
+        child_facts(request),
     )  # fmt: skip
 
 
@@ -150,7 +160,7 @@ def create_offers(
             created.append(offer)
         request.status = "offered"
         session.flush()
-        return [view_of(o, request) for o in created]
+        return [view_of(session, o, request) for o in created]
 
 
 def _load_offer(
@@ -201,7 +211,7 @@ def list_offers(sessions: Sessions, actor: Actor, *, status: str | None,
         rows = session.execute(statement).all()
         for _, request in rows:
             audit_read(session, actor, request, now)
-        return [view_of(offer, request) for offer, request in rows]
+        return [view_of(session, offer, request) for offer, request in rows]
 
 
 def get_offer(sessions: Sessions, actor: Actor, offer_id: str, *, now: datetime) -> OfferView:
@@ -209,7 +219,7 @@ def get_offer(sessions: Sessions, actor: Actor, offer_id: str, *, now: datetime)
     with sessions.begin() as session:
         offer, request = _load_offer(session, actor, offer_id)
         audit_read(session, actor, request, now)
-        return view_of(offer, request)
+        return view_of(session, offer, request)
 
 
 def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Settings,
@@ -231,12 +241,17 @@ def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Setting
         session.execute(
             update(Offer)
             .where(Offer.request_id == request.id, Offer.status == "pending", Offer.id != offer.id)
-            .values(status="cancelled", answered_at=now, answered_by=actor.label)
+            .values(
+                status="cancelled",
+                answered_at=now,
+                answered_by=actor.label,
+                cancel_reason="accepted_elsewhere",
+            )
         )
         request.status = "reserved"
         audit.record(session, actor, "offer.accept", "offer", offer.id, at=now,
                      before={"status": "pending"}, after={"status": "accepted"})  # fmt: skip
-        return view_of(offer, request)
+        return view_of(session, offer, request)
 
 
 def _check_mix(
@@ -265,7 +280,37 @@ def decline(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
         audit.record(session, actor, "offer.decline", "offer", offer.id, at=now,
                      before={"status": "pending"},
                      after={"status": "declined", "reason": reason})  # fmt: skip
-        return view_of(offer, request)
+        return view_of(session, offer, request)
+
+
+def release(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: str | None, *,
+            now: datetime) -> OfferView:  # fmt: skip
+    """Give back an accepted offer before the child arrives: the bed is freed, the request waits.
+
+    The home joins the request's declined list, so the matcher does not offer it the same child
+    again, and the release counts as a decline in the home's acceptance record.
+    """
+    actor.require("provider", "admin")
+    with sessions.begin() as session:
+        offer, request = _load_offer(session, actor, offer_id, lock=True)
+        if offer.status != "accepted" or request.status != "reserved":
+            state = "the child has arrived" if request.status == "placed" else offer.status
+            raise InvalidTransition(
+                f"offer {offer.id} cannot be released: only an accepted offer whose child has not"
+                f" arrived can ({state})"
+            )
+        if not move_beds(session, offer.unit_id, reserved=-1, by=actor.label,
+                         cause="offer_released", now=now):  # fmt: skip
+            raise Conflict(f"unit {offer.unit_id} holds no reservation to release")
+        offer.status, offer.released_at, offer.released_by = "released", now, actor.label
+        offer.release_reason, offer.release_note = reason, note
+        if offer.provider_id not in request.declined_by:
+            request.declined_by = [*request.declined_by, offer.provider_id]
+        request.status, request.updated_at = "waiting", now
+        audit.record(session, actor, "offer.release", "offer", offer.id, at=now,
+                     before={"status": "accepted"},
+                     after={"status": "released", "reason": reason})  # fmt: skip
+        return view_of(session, offer, request)
 
 
 def _reopen_if_unanswered(session: Session, request: PlacementRequest) -> None:

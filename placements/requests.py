@@ -1,4 +1,4 @@
-"""Directors' placement requests: create (idempotently), read, update while waiting, withdraw."""
+"""Directors' placement requests: create (idempotently), read, update, record orders, withdraw."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from placements import audit, statutory, thresholds
+import solver
+from placements import audit, orders, statutory, thresholds
+from placements.acceptance import load_history
 from placements.auth import Actor
+from placements.availability import move_beds
+from placements.config import Settings
 from placements.db import Sessions
-from placements.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from placements.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
+from placements.live import child_of, live_units, problem
 from placements.models import (
     IdempotencyKey,
     LocalAuthority,
@@ -25,9 +30,16 @@ from placements.models import (
     Placement,
     PlacementRequest,
 )
+from placements.orders import LegalAuthority, OrderView
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# Waiting for a bed: what demand counts as open.
 OPEN_STATUSES = ("waiting", "offered")
+# Not yet finished: one such request per child (authority and case reference); can be withdrawn.
+UNFINISHED_STATUSES = ("waiting", "offered", "reserved")
+# The facts of a request may change until a home has accepted it.
+CHANGEABLE_STATUSES = ("waiting", "offered")
+__all__ = ["LegalAuthority", "OrderView"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +49,6 @@ class Zone:
     lat: float
     lon: float
     radius_km: float
-
-
-@dataclass(frozen=True)
-class LegalAuthority:
-    """What authorises keeping the child in secure accommodation."""
-
-    kind: str = "none"
-    granted_at: datetime | None = None
-    expires_at: datetime | None = None
-    renewal: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,15 @@ class RequestView:
     updated_at: datetime
     hours_without_order_last_28_days: float
     without_order_warning: bool
+    without_order_breach: bool
     order_expires_at: datetime | None
     order_expiring: bool
+    order_expired: bool
+    orders: list[OrderView]
     next_review_due: datetime | None
     stale: bool
     placement_id: str | None
+    reservation: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -108,43 +114,21 @@ class RequestFilter:
     stale: bool | None = None
 
 
-def fact_errors(facts: RequestFacts) -> dict[str, list[str]]:
+def fact_errors(facts: RequestFacts, *, now: datetime) -> dict[str, list[str]]:
     """Every business rule the facts break, by field."""
     errors: dict[str, list[str]] = {}
     if facts.legal_basis == "welfare" and not facts.grounds:
         errors["grounds"] = ["a welfare request needs at least one ground"]
     if facts.legal_basis != "welfare" and facts.grounds:
         errors["grounds"] = ["grounds apply to welfare requests only"]
-    if facts.age < 13 and not facts.under_13_approval:
+    if statutory.needs_approval(facts.age) and not facts.under_13_approval:
+        approvers = " (Wales: the Welsh Ministers)"
         errors["under_13_approval"] = [
-            "a child under 13 needs the Secretary of State's (Wales: Welsh Ministers') approval"
+            f"a child under {statutory.APPROVAL_AGE} needs the Secretary of State's approval"
+            + approvers
         ]
-    errors.update(authority_errors(facts.legal_basis, facts.authority))
+    errors.update(orders.authority_errors(facts.legal_basis, facts.authority, now=now))
     return errors
-
-
-def authority_errors(legal_basis: str, authority: LegalAuthority) -> dict[str, list[str]]:
-    """What is wrong with the placement's legal authority, by field."""
-    kind, granted, expires = authority.kind, authority.granted_at, authority.expires_at
-    if legal_basis == "remand" and kind != "remand":
-        return {"authority.kind": ["a remanded child's authority is the remand"]}
-    if legal_basis == "welfare" and kind == "remand":
-        return {"authority.kind": ["a welfare child cannot be held on a remand"]}
-    if kind == "none":
-        if granted or expires:
-            return {"authority": ["no dates without an order"]}
-        return {}
-    if granted is None or expires is None:
-        return {"authority": [f"an order of kind {kind} needs granted_at and expires_at"]}
-    if expires <= granted:
-        return {"authority.expires_at": ["must be after granted_at"]}
-    limit = statutory.order_limit(kind, granted, renewal=authority.renewal)
-    if limit is not None and expires > limit:
-        allowed = "28 days" if kind == "remand" else "6 months" if authority.renewal else "3 months"
-        return {
-            "authority.expires_at": [f"longer than the law allows ({allowed}): {limit:%Y-%m-%d}"]
-        }
-    return {}
 
 
 def body_hash(facts: RequestFacts) -> str:
@@ -164,10 +148,6 @@ def _apply(row: PlacementRequest, facts: RequestFacts, authority: LocalAuthority
     row.home_lat, row.home_lon = home
     row.max_distance_km = facts.max_distance_km
     row.exclusion_zones = [asdict(z) for z in facts.exclusion_zones]
-    row.order_kind = facts.authority.kind
-    row.order_renewal = facts.authority.renewal
-    row.order_granted_at = facts.authority.granted_at
-    row.order_expires_at = facts.authority.expires_at
     row.needed_by = facts.needed_by
 
 
@@ -192,31 +172,26 @@ def facts_of(row: PlacementRequest) -> RequestFacts:
     )
 
 
-def child_periods_without_order(
-    session: Session, authority_id: str, case_reference: str
-) -> list[tuple[datetime, datetime | None]]:
-    """The child's stays in secure accommodation that had no court order."""
-    rows = session.execute(
-        select(Placement.admitted_at, Placement.discharged_at)
-        .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
-        .where(
-            PlacementRequest.authority_id == authority_id,
-            PlacementRequest.case_reference == case_reference,
-            PlacementRequest.order_kind == "none",
-            PlacementRequest.legal_basis == "welfare",
-        )
-    )
-    return [(admitted, discharged) for admitted, discharged in rows]
+def reservation_of(session: Session, row: PlacementRequest) -> dict[str, str] | None:
+    """The accepted offer and unit holding a reserved request's bed."""
+    if row.status != "reserved":
+        return None
+    offer = session.scalars(
+        select(Offer).where(Offer.request_id == row.id, Offer.status == "accepted")
+    ).first()
+    if offer is None:
+        return None
+    return {"offer_id": offer.id, "unit_id": offer.unit_id, "provider_id": offer.provider_id}
 
 
 def view_of(session: Session, row: PlacementRequest, *, now: datetime) -> RequestView:
     """Describe a request with its clocks at `now`."""
-    periods = child_periods_without_order(session, row.authority_id, row.case_reference)
-    hours = statutory.hours_without_order(periods, now=now)
+    clock = orders.child_clock(session, row.authority_id, row.case_reference, now=now)
     placement = session.scalars(
         select(Placement).where(Placement.request_id == row.id)
     ).one_or_none()
     expires = row.order_expires_at
+    live = row.status in ("reserved", "placed")
     return RequestView(
         id=row.id,
         authority_id=row.authority_id,
@@ -242,18 +217,18 @@ def view_of(session: Session, row: PlacementRequest, *, now: datetime) -> Reques
         declined_by=list(row.declined_by),
         created_at=row.created_at,
         updated_at=row.updated_at,
-        hours_without_order_last_28_days=hours,
-        without_order_warning=hours >= statutory.WITHOUT_ORDER_WARNING_HOURS,
+        hours_without_order_last_28_days=clock.hours,
+        without_order_warning=clock.warning,
+        without_order_breach=clock.breach,
         order_expires_at=expires,
-        order_expiring=(
-            expires is not None
-            and row.status in ("reserved", "placed")
-            and expires - now <= timedelta(days=7)
-        ),
+        order_expiring=live and statutory.order_expiring(expires, now),
+        order_expired=live and expires is not None and expires <= now,
+        orders=orders.recorded(session, row.id),
         next_review_due=placement.next_review_due if placement else None,
         stale=row.status == "waiting"
         and now - row.updated_at > timedelta(days=thresholds.LONG_WAIT_DAYS),
         placement_id=placement.id if placement else None,
+        reservation=reservation_of(session, row),
     )
 
 
@@ -310,40 +285,95 @@ def _claim_key(session: Session, actor: Actor, key: str, digest: str, request_id
     return claimed
 
 
+def _held_key(session: Session, actor: Actor, key: str, now: datetime) -> IdempotencyKey | None:
+    """The actor's key if it was used within the last 24 hours (an older one is forgotten)."""
+    held = session.get(IdempotencyKey, (actor.label, key))
+    if held is not None and held.created_at < now - IDEMPOTENCY_WINDOW:
+        session.delete(held)
+        session.flush()
+        return None
+    return held
+
+
+def _replayed(session: Session, held: IdempotencyKey, digest: str, now: datetime) -> RequestView:
+    """The request a key made, if the retry carries the same body."""
+    if held.body_hash != digest:
+        raise InvalidInput(
+            "this Idempotency-Key was used with a different body",
+            errors={"Idempotency-Key": ["reused with a different body within 24 hours"]},
+        )
+    row = session.get(PlacementRequest, held.request_id)
+    assert row is not None
+    return view_of(session, row, now=now)
+
+
 def _replay(sessions: Sessions, actor: Actor, key: str, digest: str, now: datetime) -> RequestView:
     with sessions.begin() as session:
         held = session.get(IdempotencyKey, (actor.label, key))
         if held is None:
             raise InvalidTransition("the Idempotency-Key is being used; retry")
-        if held.body_hash != digest:
-            raise InvalidInput(
-                "this Idempotency-Key was used with a different body",
-                errors={"Idempotency-Key": ["reused with a different body within 24 hours"]},
-            )
-        row = session.get(PlacementRequest, held.request_id)
-        assert row is not None
-        return view_of(session, row, now=now)
+        return _replayed(session, held, digest, now)
+
+
+def refuse_duplicate(session: Session, authority_id: str, case_reference: str,
+                     request_id: str | None = None) -> None:  # fmt: skip
+    """Refuse a second unfinished request for the same child (Conflict naming the first)."""
+    statement = select(PlacementRequest.id).where(
+        PlacementRequest.authority_id == authority_id,
+        PlacementRequest.case_reference == case_reference,
+        PlacementRequest.status.in_(UNFINISHED_STATUSES),
+    )
+    if request_id is not None:
+        statement = statement.where(PlacementRequest.id != request_id)
+    found = session.scalars(statement.order_by(PlacementRequest.created_at)).first()
+    if found is not None:
+        raise Conflict(
+            f"case reference {case_reference!r} already has an open request, {found}: update or"
+            " withdraw it",
+            errors={"case_reference": [f"open request {found}"]},
+        )
+
+
+def _lock_authority(session: Session, authority_id: str | None) -> LocalAuthority:
+    """The authority's row, locked so that its requests are created one at a time.
+
+    Two requests for the same child cannot then both pass the duplicate check (PostgreSQL: FOR NO
+    KEY UPDATE, which leaves rows that merely refer to the authority free; SQLite's BEGIN
+    IMMEDIATE already serialises every writer).
+    """
+    authority = (
+        session.get(LocalAuthority, authority_id, with_for_update={"key_share": True})
+        if authority_id
+        else None
+    )
+    if authority is None:
+        raise NotFound(f"local authority {authority_id!r} does not exist")
+    return authority
 
 
 def create(sessions: Sessions, actor: Actor, facts: RequestFacts, *, now: datetime,
            idempotency_key: str | None = None) -> RequestView:  # fmt: skip
     """Open a request for the director's own authority; a repeated key returns the first."""
     actor.require("director")
-    errors = fact_errors(facts)
+    errors = fact_errors(facts, now=now)
     if errors:
         raise InvalidInput("the request breaks the rules", errors=errors)
     digest = body_hash(facts)
     with sessions.begin() as session:
-        authority = session.get(LocalAuthority, actor.authority_id)
-        if authority is None:
-            raise NotFound(f"local authority {actor.authority_id!r} does not exist")
+        authority = _lock_authority(session, actor.authority_id)
+        held = _held_key(session, actor, idempotency_key, now) if idempotency_key else None
+        if held is not None:
+            return _replayed(session, held, digest, now)
+        refuse_duplicate(session, authority.id, facts.case_reference)
         row = PlacementRequest(
             id=new_id("REQ"), authority_id=authority.id, status="waiting", declined_by=[],
             created_at=now, created_by=actor.label, updated_at=now, version=1,
+            order_kind="none", order_renewal=False,
         )  # fmt: skip
         _apply(row, facts, authority)
         session.add(row)
         session.flush()
+        orders.add(session, row, facts.authority, by=actor.label, now=now)
         if (
             idempotency_key
             and _claim_key(session, actor, idempotency_key, digest, row.id, now) is None
@@ -390,50 +420,175 @@ def list_requests(sessions: Sessions, actor: Actor, query: RequestFilter, *,
         return views
 
 
+# Exclusion reasons that come from the child's facts, not from the state of the estate.
+FACT_REASONS = frozenset(
+    {"sex", "age", "designation", "needs", "too_far", "exclusion_zone", "mix_conflict"}
+)
+
+
+def _cancel_ineligible_offers(session: Session, row: PlacementRequest, settings: Settings,
+                              actor: Actor, now: datetime) -> dict[str, list[str]]:  # fmt: skip
+    """Cancel the pending offers whose units the request's facts now rule out; say why."""
+    pending = session.scalars(
+        select(Offer).where(Offer.request_id == row.id, Offer.status == "pending")
+    ).all()
+    if not pending:
+        return {}
+    _, units = live_units(session)
+    providers = sorted({u.provider_id for u in units})
+    child = child_of(row, load_history(session), providers, now=now)
+    excluded = {e.unit_id: e.reasons for e in solver.rank(problem(units, [child], settings),
+                                                          row.id).excluded}  # fmt: skip
+    cancelled = {}
+    for offer in pending:
+        reasons = [r for r in excluded.get(offer.unit_id, ()) if r in FACT_REASONS]
+        if reasons:
+            offer.status, offer.answered_at, offer.answered_by = "cancelled", now, actor.label
+            offer.cancel_reason, offer.cancel_detail = "no_longer_eligible", ", ".join(reasons)
+            audit.record(session, actor, "offer.cancel", "offer", offer.id, at=now,
+                         before={"status": "pending"},
+                         after={"status": "cancelled", "reason": "no_longer_eligible",
+                                "detail": reasons})  # fmt: skip
+            cancelled[offer.id] = reasons
+    session.flush()
+    if len(cancelled) == len(pending):
+        row.status = "waiting"
+    return cancelled
+
+
 def update_facts(sessions: Sessions, actor: Actor, request_id: str, changes: dict[str, Any], *,
-                 now: datetime) -> RequestView:  # fmt: skip
-    """Change a waiting request's facts (its director); resets the staleness clock."""
+                 settings: Settings, now: datetime) -> RequestView:  # fmt: skip
+    """Change a waiting or offered request's facts (its director); resets the staleness clock.
+
+    Pending offers whose units the new facts rule out are cancelled (`no_longer_eligible`, with
+    the reasons); the others stay. A changed `authority` replaces the orders recorded so far.
+    """
     actor.require("director")
     with sessions.begin() as session:
-        row = load_request(session, actor, request_id)
-        if row.status != "waiting":
+        row = load_request(session, actor, request_id, lock=True)
+        if row.status not in CHANGEABLE_STATUSES:
             raise InvalidTransition(
-                f"request {request_id} is {row.status}; only waiting requests change"
+                f"request {request_id} is {row.status}; only waiting or offered requests change"
+                " (record a court order with POST /requests/{id}/orders at any time)"
             )
         facts = replace(facts_of(row), **changes)
-        errors = fact_errors(facts)
+        errors = fact_errors(facts, now=now)
         if errors:
             raise InvalidInput("the request breaks the rules", errors=errors)
+        if facts.case_reference != row.case_reference:
+            refuse_duplicate(session, row.authority_id, facts.case_reference, row.id)
         authority = session.get(LocalAuthority, row.authority_id)
         assert authority is not None
         before = _audit_facts(view_of(session, row, now=now))
         _apply(row, facts, authority)
+        if "authority" in changes:
+            orders.replace_all(session, row, facts.authority, by=actor.label, now=now)
         row.updated_at = now
         row.version += 1
         session.flush()
+        cancelled = _cancel_ineligible_offers(session, row, settings, actor, now)
         view = view_of(session, row, now=now)
-        audit.record(session, actor, "request.update", "request", row.id, at=now,
-                     before=before, after=_audit_facts(view))  # fmt: skip
+        after = {**_audit_facts(view), "cancelled_offers": cancelled}
+        audit.record(session, actor, "request.update", "request", row.id, at=now, before=before,
+                     after=after)  # fmt: skip
         return view
 
 
-def withdraw(sessions: Sessions, actor: Actor, request_id: str, *, now: datetime) -> RequestView:
-    """Withdraw a waiting or offered request and cancel its pending offers."""
+def record_order(sessions: Sessions, actor: Actor, request_id: str, order: LegalAuthority, *,
+                 settings: Settings, now: datetime) -> RequestView:  # fmt: skip
+    """Record a new or renewed court order on a request at any status (its director or admin).
+
+    The order is checked against the same limits as at creation; the 72-hour clock, the order's
+    expiry warning and a placed child's next review date move with it.
+    """
     actor.require("director", "admin")
     with sessions.begin() as session:
         row = load_request(session, actor, request_id, lock=True)
-        if row.status not in OPEN_STATUSES:
+        if order.kind == "none":
+            raise InvalidInput("an order is needed", errors={"kind": ["not none: record an order"]})
+        errors = orders.authority_errors(row.legal_basis, order, now=now)
+        if errors:
+            fields = {k.removeprefix("authority."): v for k, v in errors.items()}
+            raise InvalidInput("the order breaks the rules", errors=fields)
+        before = {"kind": row.order_kind, "expires_at": _iso(row.order_expires_at)}
+        made = orders.add(session, row, order, by=actor.label, now=now)
+        assert made is not None
+        row.updated_at = now
+        row.version += 1
+        moved = reviews_after_order(session, row, actor, settings, now)
+        audit.record(session, actor, "request.order", "request", row.id, at=now, before=before,
+                     after={"order_id": made.id, "kind": made.kind,
+                            "granted_at": made.granted_at.isoformat(),
+                            "expires_at": made.expires_at.isoformat(),
+                            "renewal": made.renewal, "next_review_due": _iso(moved)})  # fmt: skip
+        return view_of(session, row, now=now)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def reviews_after_order(session: Session, row: PlacementRequest, actor: Actor,
+                        settings: Settings, now: datetime) -> datetime | None:  # fmt: skip
+    """Move an active welfare placement's next review to fit the request's current order."""
+    from placements import reviews  # reviews -> meetings -> notifications: imported late
+
+    placement = session.scalars(
+        select(Placement).where(Placement.request_id == row.id, Placement.status == "active")
+    ).one_or_none()
+    if placement is None or placement.legal_basis != "welfare":
+        return None
+    return reviews.reschedule(session, placement, actor, settings=settings, now=now)
+
+
+def withdraw(sessions: Sessions, actor: Actor, request_id: str, *, now: datetime) -> RequestView:
+    """Withdraw a waiting, offered or reserved request; a reserved bed is released at once.
+
+    Its pending offers, and the accepted one holding a reservation, are cancelled with the reason
+    `withdrawn_by_placer`, so the home sees why.
+    """
+    actor.require("director", "admin")
+    with sessions.begin() as session:
+        row = load_request(session, actor, request_id, lock=True)
+        if row.status not in UNFINISHED_STATUSES:
             raise InvalidTransition(
-                f"request {request_id} is {row.status}; only waiting or offered requests can be "
-                "withdrawn"
+                f"request {request_id} is {row.status}; only waiting, offered or reserved requests"
+                " can be withdrawn"
             )
+        released = None
+        if row.status == "reserved":
+            released = _release_reservation(session, row, actor, now)
         session.execute(
             update(Offer)
             .where(Offer.request_id == row.id, Offer.status == "pending")
-            .values(status="cancelled", answered_at=now, answered_by=actor.label)
+            .values(
+                status="cancelled",
+                answered_at=now,
+                answered_by=actor.label,
+                cancel_reason="withdrawn_by_placer",
+            )
         )
         before = row.status
         row.status, row.updated_at = "withdrawn", now
         audit.record(session, actor, "request.withdraw", "request", row.id, at=now,
-                     before={"status": before}, after={"status": "withdrawn"})  # fmt: skip
+                     before={"status": before},
+                     after={"status": "withdrawn", "released_unit": released})  # fmt: skip
         return view_of(session, row, now=now)
+
+
+def _release_reservation(session: Session, row: PlacementRequest, actor: Actor,
+                         now: datetime) -> str:  # fmt: skip
+    """Give back the bed a reserved request holds, by the conditional update that took it."""
+    offer = session.scalars(
+        select(Offer).where(Offer.request_id == row.id, Offer.status == "accepted")
+    ).first()
+    if offer is None:
+        raise Conflict(f"request {row.id} is reserved but no accepted offer holds its bed")
+    if not move_beds(session, offer.unit_id, reserved=-1, by=actor.label,
+                     cause="request_withdrawn", now=now):  # fmt: skip
+        raise Conflict(f"unit {offer.unit_id} holds no reservation to release")
+    offer.status, offer.cancel_reason = "cancelled", "withdrawn_by_placer"
+    audit.record(session, actor, "offer.cancel", "offer", offer.id, at=now,
+                 before={"status": "accepted"},
+                 after={"status": "cancelled", "reason": "withdrawn_by_placer"})  # fmt: skip
+    return offer.unit_id

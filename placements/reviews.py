@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from placements import meetings, statutory
-from placements.auth import SYSTEM
+from placements import audit, meetings, review_dates, statutory
+from placements.auth import SYSTEM, Actor
 from placements.config import Settings
 from placements.db import Sessions
 from placements.models import LocalAuthority, Meeting, Panel, Placement
@@ -59,6 +59,8 @@ def call_reviews(sessions: Sessions, settings: Settings, *, now: datetime) -> Re
             if panel is None:
                 without_panel.append(placement.id)
                 continue
+            if _open_reviews(session, placement.id):
+                continue  # called already; a moved due date moved that meeting (`reschedule`)
             meeting = _call(session, placement, panel, due, settings, now)
             if meeting is not None:
                 called.append(meeting.id)
@@ -131,6 +133,59 @@ def _cancel_discharged(session: Session, settings: Settings, now: datetime) -> l
     cancelled = []
     for meeting_id in stale:
         changed = meetings.change(session, SYSTEM, meeting_id, "meeting.cancelled",
+                                  when=[Meeting.status.in_(meetings.OPEN_STATUSES)],
+                                  values={"status": "cancelled"}, settings=settings,
+                                  now=now)  # fmt: skip
+        if changed is not None:
+            cancelled.append(meeting_id)
+    return cancelled
+
+
+def _open_reviews(session: Session, placement_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(Meeting.id).where(
+                Meeting.placement_id == placement_id,
+                Meeting.kind == "review",
+                Meeting.status.in_(meetings.OPEN_STATUSES),
+            )
+        )
+    )
+
+
+def reschedule(session: Session, placement: Placement, actor: Actor, *, settings: Settings,
+               now: datetime) -> datetime | None:  # fmt: skip
+    """Work out the placement's next review date afresh; a called review moves with it."""
+    due = review_dates.next_review_due(session, placement)
+    before = placement.next_review_due
+    if due is None or due == before:
+        return before
+    placement.next_review_due = due
+    audit.record(session, actor, "placement.review_due", "placement", placement.id, at=now,
+                 before={"next_review_due": before.isoformat() if before else None},
+                 after={"next_review_due": due.isoformat()})  # fmt: skip
+    for meeting_id in _open_reviews(session, placement.id):
+        meeting = session.get(Meeting, meeting_id)
+        assert meeting is not None
+        values = {
+            "due_by": due,
+            "scheduled_for": meetings.review_meeting_time(due, now),
+            "call_key": call_key(placement.id, due),
+            "agenda": {**meeting.agenda, "due_by": due.isoformat()},
+            **({"status": "called"} if due > now else {}),
+        }
+        meetings.change(session, actor, meeting_id, "meeting.updated",
+                        when=[Meeting.status.in_(meetings.OPEN_STATUSES)], values=values,
+                        settings=settings, now=now)  # fmt: skip
+    return due
+
+
+def cancel_for_discharge(session: Session, placement_id: str, actor: Actor, *,
+                         settings: Settings, now: datetime) -> list[str]:  # fmt: skip
+    """Cancel a discharged child's called reviews and tell the panel's members."""
+    cancelled = []
+    for meeting_id in _open_reviews(session, placement_id):
+        changed = meetings.change(session, actor, meeting_id, "meeting.cancelled",
                                   when=[Meeting.status.in_(meetings.OPEN_STATUSES)],
                                   values={"status": "cancelled"}, settings=settings,
                                   now=now)  # fmt: skip

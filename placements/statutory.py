@@ -176,13 +176,28 @@ def next_review_due(last_review_at: datetime, nation: str = "england") -> dateti
     return add_months(last_review_at, jurisdiction(nation).review_interval_months)
 
 
-def review_due(statutory_due: datetime, order_expires_at: datetime | None) -> datetime:
+def review_due(
+    statutory_due: datetime,
+    *,
+    order_granted_at: datetime | None,
+    order_expires_at: datetime | None,
+    last_review_at: datetime | None,
+) -> datetime:
     """A review is due by its statutory date, or before the order runs out if that comes first.
 
-    The panel's view of whether the criteria still apply should be ready for the court when the
-    authority applies to renew, so a renewed order moves the review back to its statutory date.
+    The panel's view of whether the criteria still apply should be ready when the authority goes
+    back to court, so an order that expires before the statutory date brings the review forward,
+    unless the panel has already reviewed the placement since that order was made. A renewed order
+    moves the review back to its statutory date.
     """
-    if order_expires_at is not None and order_expires_at < statutory_due:
+    reviewed_under_order = (
+        last_review_at is not None
+        and order_granted_at is not None
+        and last_review_at >= order_granted_at
+    )
+    expires_first = order_expires_at is not None and order_expires_at < statutory_due
+    if expires_first and not reviewed_under_order:
+        assert order_expires_at is not None
         return order_expires_at
     return statutory_due
 

@@ -120,7 +120,7 @@ def test_two_homes_accepting_one_request_at_once_reserve_one_bed(
         director = token("director", authority_id="southwark")
 
         def admit(request_id: str = request.id, director: str = director) -> int:
-            body = {"admitted_at": "2026-11-19T12:00:00Z"}
+            body = {"admitted_at": NOW.isoformat()}
             return call("POST", f"{server}/requests/{request_id}/admission", director, body)[0]
 
         assert sorted(race([admit, admit])) == [201, 409], f"round {round_}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from placements.clock import FixedClock
 from placements.db import Sessions
 from tests.conftest import NOW
 from tests.placements.workflow import counts, set_free_beds
@@ -27,6 +29,8 @@ REQUEST = {
 }  # fmt: skip
 
 Headers = dict[str, str]
+# The child arrives as the app's clock reads NOW: after the request and the acceptance.
+ADMITTED = NOW.isoformat()
 
 
 @pytest.fixture
@@ -98,7 +102,7 @@ def test_options_rank_units_with_names_and_reasons(client: FlaskClient, southwar
 
 
 def test_offers_accept_admit_discharge_keep_the_counts_true(
-    client: FlaskClient, seeded: Sessions, southwark: Headers, clare: Headers
+    client: FlaskClient, seeded: Sessions, southwark: Headers, clare: Headers, clock: FixedClock
 ) -> None:
     made = new_request(client, southwark)
     before = counts(seeded, CLARE)
@@ -110,16 +114,17 @@ def test_offers_accept_admit_discharge_keep_the_counts_true(
     assert accepted.status_code == 200 and accepted.json["status"] == "accepted"
     assert client.get(f"/requests/{made['id']}", headers=southwark).json["status"] == "reserved"
     admitted = client.post(
-        f"/requests/{made['id']}/admission", json={"admitted_at": "2026-11-19T12:00:00Z"},
+        f"/requests/{made['id']}/admission", json={"admitted_at": ADMITTED},
         headers=clare,
     )  # fmt: skip
-    assert admitted.status_code == 201 and admitted.json["next_review_due"].startswith("2026-12-19")
+    assert admitted.status_code == 201 and admitted.json["next_review_due"].startswith("2026-12-21")
     placement_id = admitted.json["id"]
     assert client.get(f"/placements/{placement_id}", headers=southwark).status_code == 200
     assert [p["id"] for p in client.get("/placements", headers=clare).json] == [placement_id]
+    clock.advance(timedelta(days=1))
     discharged = client.post(
         f"/placements/{placement_id}/discharge",
-        json={"discharged_at": "2026-11-20T12:00:00Z", "destination": "foster care"},
+        json={"discharged_at": "2026-11-22T08:00:00Z", "destination": "foster care"},
         headers=southwark,
     )
     assert discharged.status_code == 200 and discharged.json["status"] == "discharged"
@@ -149,7 +154,7 @@ def test_scopes_hide_other_authorities_and_homes(
     offer_id = offer_to(client, surrey, theirs["id"], CLARE)
     assert client.post(f"/offers/{offer_id}/accept", headers=clare).status_code == 200
     placed = client.post(f"/requests/{theirs['id']}/admission",
-                         json={"admitted_at": "2026-11-19T12:00:00Z"}, headers=surrey)  # fmt: skip
+                         json={"admitted_at": ADMITTED}, headers=surrey)  # fmt: skip
     assert client.get(f"/requests/{theirs['id']}", headers=southwark).status_code == 404
     assert client.get(f"/requests/{theirs['id']}/options", headers=southwark).status_code == 404
     assert client.get(f"/placements/{placed.json['id']}", headers=southwark).status_code == 404
@@ -181,7 +186,7 @@ def test_invalid_transitions_get_409_naming_the_status(
 ) -> None:
     made = new_request(client, southwark)
     offer_id = offer_to(client, southwark, made["id"], CLARE)
-    admit = {"admitted_at": "2026-11-19T12:00:00Z"}
+    admit = {"admitted_at": ADMITTED}
     if step == "accept_declined":
         client.post(f"/offers/{offer_id}/decline", json={"reason": "other"}, headers=clare)
         response = client.post(f"/offers/{offer_id}/accept", headers=clare)
@@ -247,7 +252,7 @@ def test_admission_and_discharge_in_the_future_or_out_of_range_get_422_and_chang
         assert response.status_code == 422 and "admitted_at" in response.json["message"], when
     assert counts_of(client, clare) == reserved
     assert client.get(f"/requests/{made['id']}", headers=southwark).json["status"] == "reserved"
-    placed = client.post(url, json={"admitted_at": "2026-11-19T12:00:00Z"}, headers=clare).json
+    placed = client.post(url, json={"admitted_at": ADMITTED}, headers=clare).json
     occupied = counts_of(client, clare)
     for when in ("2031-01-01T10:00:00Z", "9999-12-31T23:59:59-01:00"):
         response = client.post(f"/placements/{placed['id']}/discharge",

@@ -9,13 +9,16 @@ from sqlalchemy import select, update
 
 from placements import statutory
 from placements.db import Sessions
-from placements.models import LocalAuthority, Placement, PlacementRequest, Unit
+from placements.models import CourtOrder, LocalAuthority, Placement, PlacementRequest, Unit
 
 
 def open_requests(sessions: Sessions, count: int, *, at: datetime, authority_id: str = "southwark",
                   legal_basis: str = "welfare") -> list[str]:  # fmt: skip
-    """Open `count` waiting requests created at `at`; returns their ids."""
+    """Open `count` waiting requests created at `at`, each with an order made then; their ids."""
     ids = []
+    kind = "interim_order" if legal_basis == "welfare" else "remand"
+    expires = statutory.order_limit(kind, at, renewal=False)
+    assert expires is not None
     with sessions.begin() as session:
         for _ in range(count):
             request_id = f"REQ-{secrets.token_hex(4).upper()}"
@@ -27,11 +30,16 @@ def open_requests(sessions: Sessions, count: int, *, at: datetime, authority_id:
                     grounds=["harm_to_self"] if legal_basis == "welfare" else [],
                     needs=[], flags=[], under_13_approval=None, home_lat=51.47, home_lon=-0.08,
                     max_distance_km=None, exclusion_zones=[],
-                    order_kind="interim_order" if legal_basis == "welfare" else "remand",
-                    order_renewal=False, order_granted_at=at, order_expires_at=None,
+                    order_kind=kind, order_renewal=False, order_granted_at=at,
+                    order_expires_at=expires,
                     needed_by=None, status="waiting", declined_by=[], created_at=at,
                     created_by="test", updated_at=at, version=1,
                 )
+            )  # fmt: skip
+            session.flush()  # the request first: the order refers to it
+            session.add(
+                CourtOrder(id=f"ORD-{request_id}", request_id=request_id, kind=kind, granted_at=at,
+                           expires_at=expires, renewal=False, recorded_at=at, recorded_by="test")
             )  # fmt: skip
             ids.append(request_id)
     return ids

@@ -20,6 +20,8 @@ ADMITTED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 CHAIR = Actor("chair.southwark@example.org", "panel", panel_id="review-southwark")
 MEMBER = Actor("independent.southwark@example.org", "panel", panel_id="review-southwark")
 STRANGER = Actor("chair.surrey@example.org", "panel", panel_id="review-surrey")
+# Southwark's review panel, all three (Carys Testwell is independent): a quorate review.
+QUORUM = ("Alex Example", "Bindi Sample", "Carys Testwell")
 
 
 def review_meetings(sessions: Sessions) -> list[Meeting]:
@@ -28,7 +30,7 @@ def review_meetings(sessions: Sessions) -> list[Meeting]:
 
 
 def outcome(at: datetime) -> meetings.Outcome:
-    return meetings.Outcome(at, ("Alex Example", "Carys Testwell"), "continue", "criteria met")
+    return meetings.Outcome(at, QUORUM, "continue", "criteria met")
 
 
 def test_an_english_first_review_is_due_in_a_month_and_called_a_week_ahead(

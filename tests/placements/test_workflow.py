@@ -63,9 +63,8 @@ def test_admission_then_discharge_leaves_the_counts_as_before_the_accept(seeded:
     placed = admissions.admit(seeded, SOUTHWARK, accepted.request_id, NOW, now=NOW)
     assert counts(seeded, CLARE) == (before[0] + 1, before[1], before[2] - 1)
     assert placed.next_review_due == NOW.replace(month=12)
-    admissions.discharge(
-        seeded, SOUTHWARK, placed.id, NOW + timedelta(days=3), "home", now=NOW + timedelta(days=3)
-    )
+    admissions.discharge(seeded, SOUTHWARK, placed.id, NOW + timedelta(days=3), "home",
+                         settings=SETTINGS, now=NOW + timedelta(days=3))  # fmt: skip
     assert counts(seeded, CLARE) == before
     assert requests.get(seeded, SOUTHWARK, accepted.request_id, now=NOW).status == "discharged"
 
@@ -191,7 +190,9 @@ def test_a_waiting_request_goes_stale_after_14_days_and_an_update_resets_it(
     assert requests.get(seeded, SOUTHWARK, made.id, now=later).stale
     stale = requests.list_requests(seeded, SOUTHWARK, requests.RequestFilter(stale=True), now=later)
     assert [r.id for r in stale] == [made.id]
-    updated = requests.update_facts(seeded, SOUTHWARK, made.id, {"age": 16}, now=later)
+    updated = requests.update_facts(
+        seeded, SOUTHWARK, made.id, {"age": 16}, settings=SETTINGS, now=later
+    )
     assert updated.age == 16 and not updated.stale
 
 

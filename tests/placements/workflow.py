@@ -63,8 +63,11 @@ def synthetic_facts(
         flags=tuple(flags),
         under_13_approval="SoS-approval-0001" if age < 13 else None,
         authority=(
-            requests.LegalAuthority("remand", now - timedelta(days=1), now + timedelta(days=20))
-            if basis == "remand" else requests.LegalAuthority()
+            requests.LegalAuthority("remand", now - timedelta(days=10), now + timedelta(days=17))
+            if basis == "remand"
+            else requests.LegalAuthority("sentence", now - timedelta(days=10),
+                                         now + timedelta(days=120))
+            if basis == "sentence" else requests.LegalAuthority()
         ),
     )  # fmt: skip
     return authority, facts
