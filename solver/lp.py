@@ -11,12 +11,17 @@ so it stays proven whatever the solver's tolerances.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 
 from solver.model import Problem
 from solver.rules import FloatArray, IntArray
+
+CHUNK = 20_000  # model coefficients set between two looks at the clock
+READ_S_PER_ROW = 2e-6  # reading a row's dual back and pricing it
+MIN_SOLVE_S = 0.002  # GLOP's limit is in whole milliseconds
 
 
 def mix_rows(
@@ -74,8 +79,9 @@ def mix_lp_bound(
 ) -> int | None:
     """Return a proven upper bound on the score of any answer placing at least `placed` children.
 
-    None when GLOP does not finish in time.
+    None when the model's build and GLOP do not finish within `time_limit_s`.
     """
+    give_up = time.perf_counter() + time_limit_s
     n, m, k = len(problem.children), len(problem.units), len(child)
     mix_row, mix_col, mix_coef, mix_rhs, sides = mix_rows(problem, unit, carries)
     # Rows: children, units, the placed count (as -sum x <= -placed), then the mix rule.
@@ -99,14 +105,22 @@ def mix_lp_bound(
         return None
     variables = [solver.NumVar(0.0, 1.0, "") for _ in range(k + sides)]
     constraints = [solver.Constraint(-solver.infinity(), float(r)) for r in rhs.tolist()]
-    for r, c, v in zip(row.tolist(), col.tolist(), coef.tolist(), strict=True):
-        constraints[r].SetCoefficient(variables[c], v)
+    entries = list(zip(row.tolist(), col.tolist(), coef.tolist(), strict=True))
+    for first in range(0, len(entries), CHUNK):
+        if time.perf_counter() > give_up:  # the model alone would take the time
+            return None
+        for r, c, v in entries[first : first + CHUNK]:
+            constraints[r].SetCoefficient(variables[c], v)
     objective = solver.Objective()
     for c, v in enumerate(cost.tolist()):
         if v:
             objective.SetCoefficient(variables[c], v)
     objective.SetMaximization()
-    solver.SetTimeLimit(max(1, int(1000 * time_limit_s)))
+    # GLOP gets what is left, less the time to read the duals back and bound from them.
+    solve_s = give_up - time.perf_counter() - READ_S_PER_ROW * len(constraints)
+    if solve_s < MIN_SOLVE_S:
+        return None
+    solver.SetTimeLimit(int(1000 * solve_s))
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
         return None
     duals = np.array([constraint.dual_value() for constraint in constraints], dtype=np.float64)
