@@ -19,7 +19,7 @@ from ortools.linear_solver import pywraplp
 from solver.model import Problem
 from solver.rules import FloatArray, IntArray
 
-CHUNK = 20_000  # model coefficients set between two looks at the clock
+CHUNK = 5_000  # model coefficients set between two looks at the clock
 READ_S_PER_ROW = 2e-6  # reading a row's dual back and pricing it
 MIN_SOLVE_S = 0.002  # GLOP's limit is in whole milliseconds
 
@@ -105,11 +105,12 @@ def mix_lp_bound(
         return None
     variables = [solver.NumVar(0.0, 1.0, "") for _ in range(k + sides)]
     constraints = [solver.Constraint(-solver.infinity(), float(r)) for r in rhs.tolist()]
-    entries = list(zip(row.tolist(), col.tolist(), coef.tolist(), strict=True))
-    for first in range(0, len(entries), CHUNK):
+    rows, cols, coefs = row.tolist(), col.tolist(), coef.tolist()
+    for first in range(0, len(rows), CHUNK):
         if time.perf_counter() > give_up:  # the model alone would take the time
             return None
-        for r, c, v in entries[first : first + CHUNK]:
+        last = first + CHUNK
+        for r, c, v in zip(rows[first:last], cols[first:last], coefs[first:last], strict=True):
             constraints[r].SetCoefficient(variables[c], v)
     objective = solver.Objective()
     for c, v in enumerate(cost.tolist()):
