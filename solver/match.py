@@ -5,12 +5,17 @@ Data first: every eligible (child, unit) pair and its score, found with numpy by
 among the children being placed; its value is a proven upper bound. Units where the mix rule bites
 get a side decision (keep the A-carriers, keep the B-carriers, or keep at most one carrier, which
 houses a child carrying both flags) and the flow is solved again under them, on a smaller network
-for large instances, until nothing clashes; out of time, every undecided unit is decided as it
-stands so that one last solve is clash-free. On large instances, the flows that bound the score of
-answers placing a little fewer run meanwhile in a child process, on the second core. Up to
-mid-size, the linear relaxation with the mix rule (GLOP, `solver.lp`) tightens the score bound, and
-CP-SAT starts from the repaired answer (a complete hint) when there is time to build it. The
-answer always carries proven upper bounds.
+for large instances, until nothing clashes; when only one more solve fits before the deadline,
+every undecided unit is decided as it stands so that it is clash-free. On large instances, the
+flows that bound the score of answers placing a little fewer run meanwhile in a child process, on
+the second core. Up to mid-size, the linear relaxation with the mix rule (GLOP, `solver.lp`)
+tightens the score bound, and CP-SAT starts from the repaired answer (a complete hint) when there
+is time to build it. The answer always carries proven upper bounds.
+
+Every phase takes its time from one deadline (`solver.budget`). The flows cannot be stopped once
+started, so each starts only if its estimate ends in time; without time for the relaxation, a
+greedy answer is improved by a repaired flow over each child's best pairs, and bounds that need
+no flow are given.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import max_flow, min_cost_flow
+from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
+from solver.budget import MARGIN, NETWORK_S_PER_PAIR, Clock, best_s, fill_s, flow_s
 from solver.lp import mix_lp_bound
 from solver.model import Assignment, Problem, Solution, Unplaced
 from solver.pairs import blocks
@@ -46,16 +52,24 @@ from solver.rules import (
 
 CP_SAT_MAX_PAIRS = 250_000  # above this, the repaired flow answer is returned with its bounds
 CP_SAT_BUILD_S_PER_PAIR = 40e-6  # CP-SAT runs only when the time left is twice its build time
+CP_SAT_OVERRUN_S = 0.05  # CP-SAT may end this much after its own time limit
+CP_SAT_READ_S_PER_PAIR = 1e-6  # reading its answer back
+CP_SAT_MIN_SEARCH_S = 0.01  # with less than this to search once the model is built, no search
 LP_MAX_PAIRS = 100_000  # up to this, the linear relaxation with the mix rule tightens the bound
 LP_S_PER_PAIR = 30e-6  # and it runs only when the time left covers this much per pair
 FULL_REPAIR_PAIRS = 200_000  # above this, repairs solve a network of each child's best arcs
 REPAIR_ARCS_PER_CHILD = 100
 REPAIR_ROUNDS = 30
+REPAIR_MIN_ROUNDS = 3  # a repair given time for fewer rounds than this takes all the time left
+LOCK_ROUND_FACTOR = 2.0  # the round deciding every unit takes up to this times a round before it
 REPAIR_SHARE = 0.5  # of the time left after the relaxation, spent flipping side decisions
+# (the rest is for the LP and CP-SAT; above their sizes, the repair takes it all)
 BOUND_RESERVE = 1.3  # times the relaxation's time, kept for a second bounding flow
 PARALLEL_BOUND_PAIRS = 2_000_000  # from here, with 2 workers, that flow runs in another process
 AT_LEAST_SHARE = 0.001  # the flow solved aside places at least this share fewer than the most
-FINISH_S = 1.0  # kept at the end for the last fill and the answer
+# That process is started before the pairs are found (it finds them too, at the same time), from
+# this many (child, unit) cells, and stopped at once if fewer pairs than the above are eligible.
+PARALLEL_BOUND_CELLS = 15_000_000
 
 
 @dataclass(frozen=True)
@@ -150,10 +164,7 @@ class Network:
         )
         self.carriers = np.zeros(0, dtype=np.int64)
         if solo:
-            carrier = np.zeros(len(pairs), dtype=np.bool_)
-            for carried in pairs.carries.values():
-                carrier |= carried
-            self.carriers = np.flatnonzero(carrier)
+            self.carriers = np.flatnonzero(_carrier(pairs))
             c = self.carriers
             self.solo_arcs = self.flow.add_arcs_with_capacity_and_unit_cost(
                 pairs.child[c] + 1,
@@ -213,6 +224,14 @@ class Network:
         self.flow.set_arc_capacities(self.solo_units, (sides == SOLO).any(axis=1).astype(np.int64))
 
 
+def _carrier(pairs: Pairs) -> BoolArray:
+    """Per pair: does its child carry any incompatible flag."""
+    carrier = np.zeros(len(pairs), dtype=np.bool_)
+    for carried in pairs.carries.values():
+        carrier |= carried
+    return carrier
+
+
 # Repair of the mix rule ---------------------------------------------------------------------
 
 
@@ -270,30 +289,44 @@ def decide_clashes(
 
 
 def settle(
-    problem: Problem, pairs: Pairs, network: Network, sides: Sides, deadline: float
-) -> tuple[BoolArray, Sides]:
+    problem: Problem,
+    pairs: Pairs,
+    network: Network,
+    sides: Sides,
+    chosen: BoolArray,
+    deadline: float,
+    round_s: float,
+) -> tuple[BoolArray, Sides, float] | None:
     """Solve the flow under the side decisions, deciding new clashes until the mix rule holds.
 
-    Past the deadline (or after too many rounds) every undecided unit is decided as it stands, so
-    that one more solve cannot clash anywhere.
+    `chosen` is the answer the decisions were taken on. Return the answer, the decisions and how
+    long the next round should take. A round starts only if one as long as the last (the first:
+    `round_s`) and then a last round would end by the deadline; the last round (which takes up to
+    `LOCK_ROUND_FACTOR` times as long) decides every unit first as the answer before it stands, so
+    that it cannot clash. None when not even a last round fits.
     """
     sides = sides.copy()
-    chosen = np.zeros(len(pairs), dtype=np.bool_)
-    round_s = 0.0
+    solved = False
     for round_ in range(REPAIR_ROUNDS + 1):
-        # The last round, which decides every unit first, is this one if no other would fit.
-        if round_ == REPAIR_ROUNDS or (round_ and time.perf_counter() + 2 * round_s > deadline):
-            lock_all(problem, pairs, chosen, sides)
         began = time.perf_counter()
+        last_s = LOCK_ROUND_FACTOR * round_s
+        if began + last_s > deadline:
+            break
+        if round_ == REPAIR_ROUNDS or began + round_s + last_s > deadline:
+            lock_all(problem, pairs, chosen, sides)
         via = through_solo(problem, pairs, sides)
         network.close(forbidden_by(problem, pairs, sides), sides, via)
         chosen, _, _ = network.solve()
-        round_s = time.perf_counter() - began
+        solved = True
+        # The next round may take longer (the last, which decides every unit, often does).
+        round_s = MARGIN * (time.perf_counter() - began)
         if not decide_clashes(problem, pairs, chosen, sides):
-            return chosen, sides
+            return chosen, sides, round_s
         if (sides > 0).all():
             break
-    return drop_clashes(problem, pairs, chosen), sides
+    if not solved:
+        return None
+    return drop_clashes(problem, pairs, chosen), sides, round_s
 
 
 def lock_all(problem: Problem, pairs: Pairs, chosen: BoolArray, sides: Sides) -> None:
@@ -316,32 +349,59 @@ def drop_clashes(problem: Problem, pairs: Pairs, chosen: BoolArray) -> BoolArray
     return chosen
 
 
-def repair(problem: Problem, pairs: Pairs, relaxed: BoolArray, deadline: float) -> BoolArray:
+def repair(
+    problem: Problem,
+    pairs: Pairs,
+    relaxed: BoolArray,
+    deadline: float,
+    *,
+    pace: float = 1.0,
+) -> BoolArray:
     """Turn the relaxation's answer into one that keeps the mix rule, as good as time allows.
 
     Large instances are repaired on a smaller network (the relaxation's arcs and each child's
     best ones); then each side decision is changed in turn and kept when the answer improves.
+    Nothing is started that would not end by the deadline (estimated at this `pace`); without time
+    for one flow, the relaxation's clashing children are unplaced.
     """
     sides = np.zeros((len(problem.units), len(problem.incompatible_flags)), dtype=np.int8)
     if not decide_clashes(problem, pairs, relaxed, sides):
         return relaxed
-    keep = relaxed | best_per_child(pairs, REPAIR_ARCS_PER_CHILD)
-    local = pairs.subset(np.flatnonzero(keep)) if len(pairs) > FULL_REPAIR_PAIRS else pairs
+    local, start = pairs, relaxed
+    if len(pairs) > FULL_REPAIR_PAIRS:
+        if time.perf_counter() + MARGIN * pace * best_s(len(pairs)) > deadline:
+            return drop_clashes(problem, pairs, relaxed)
+        keep = relaxed | best_per_child(pairs, REPAIR_ARCS_PER_CHILD)
+        local, start = pairs.subset(np.flatnonzero(keep)), relaxed[keep]
+    # The side network has a second arc for each pair of a carrier.
+    arcs = len(local) + int(np.count_nonzero(_carrier(local)))
+    round_s = MARGIN * pace * flow_s(arcs)
+    build_s = MARGIN * pace * NETWORK_S_PER_PAIR * arcs
+    if time.perf_counter() + build_s + LOCK_ROUND_FACTOR * round_s > deadline:
+        return drop_clashes(problem, pairs, relaxed)
     network = Network(problem, local, solo=True)
     began = time.perf_counter()
-    chosen, sides = settle(problem, local, network, sides, deadline)
+    settled = settle(problem, local, network, sides, start, deadline, round_s)
+    if settled is None:
+        return drop_clashes(problem, pairs, relaxed)
+    chosen, sides, round_s = settled
     settle_s = time.perf_counter() - began  # a trial starts only if one as long would end in time
     for u, j in zip(*np.nonzero(sides), strict=True):
         for other in (KEEP_A, KEEP_B, SOLO):
-            if other == sides[u, j] or time.perf_counter() + settle_s > deadline:
+            if time.perf_counter() + settle_s > deadline:
+                break
+            if other == sides[u, j]:
                 continue
             trial = sides.copy()
             trial[u, j] = other
             began = time.perf_counter()
-            changed, changed_sides = settle(problem, local, network, trial, deadline)
+            changed = settle(problem, local, network, trial, chosen, deadline, round_s)
             settle_s = time.perf_counter() - began
-            if _value(local, changed) > _value(local, chosen):
-                chosen, sides = changed, changed_sides
+            if changed is not None and _value(local, changed[0]) > _value(local, chosen):
+                chosen, sides, round_s = changed
+        else:
+            continue
+        break
     if local is pairs:
         return chosen
     full = np.zeros(len(pairs), dtype=np.bool_)
@@ -399,42 +459,50 @@ def fill(problem: Problem, pairs: Pairs, chosen: BoolArray) -> BoolArray:
 # Bounds for answers placing fewer, solved in another process ------------------------------
 
 
-def _bound_aside(pairs: Pairs, workers: int) -> bool:
-    """Whether to solve the bounds for answers placing fewer beside the relaxation."""
-    return workers >= 2 and len(pairs) >= PARALLEL_BOUND_PAIRS
+def _bound_aside(problem: Problem, workers: int) -> bool:
+    """Whether to start solving the bounds for answers placing fewer beside the relaxation."""
+    cells = len(problem.children) * len(problem.units)
+    return workers >= 2 and cells >= PARALLEL_BOUND_CELLS
 
 
 def score_from_at_least(problem: Problem) -> tuple[int, int] | None:
     """Return (k, the best score of the flow relaxation placing at least k children), or None.
 
-    k is `AT_LEAST_SHARE` below the most children the relaxation can place (a max flow).
+    k is `AT_LEAST_SHARE` below the most children the relaxation can place. That most is first
+    taken as the bound that needs no flow, which is often exact and saves a max flow; when no flow
+    places k, the failed solve tells the most (its own max flow, less the bypass), and k is taken
+    below that.
     """
     pairs = eligible_pairs(problem)
-    n, m = len(problem.children), len(problem.units)
-    beds = np.array([unit.free_beds for unit in problem.units], dtype=np.int64)
-    flow = max_flow.SimpleMaxFlow()
-    flow.add_arcs_with_capacity(pairs.child + 1, pairs.unit + n + 1, np.ones(len(pairs), np.int64))
-    flow.add_arcs_with_capacity(np.zeros(n, np.int64), np.arange(1, n + 1), np.ones(n, np.int64))
-    flow.add_arcs_with_capacity(np.arange(n + 1, n + m + 1), np.full(m, n + m + 1), beds)
-    if flow.solve(0, n + m + 1) != flow.OPTIMAL:
+    if len(pairs) == 0:
         return None
-    most = int(flow.optimal_flow())
-    del flow
-    least = most - math.ceil(AT_LEAST_SHARE * most)
     network = Network(problem, pairs)
-    network.at_least(least)
-    return least, network.solve()[2]
+    flow = network.flow
+    most = bounds_without_flow(problem, pairs).placed
+    for _ in range(2):
+        least = most - math.ceil(AT_LEAST_SHARE * most)
+        network.at_least(least)
+        status = flow.solve()
+        if status == flow.OPTIMAL:
+            return least, -int(flow.optimal_cost())
+        if status != flow.INFEASIBLE:
+            break
+        most = int(flow.maximum_flow()) - (len(problem.children) - least)
+    return None
 
 
-def bound_below(placed: int, least: int, at_least: int, most: int, at_most: int) -> int:
+def bound_below(placed: int, least: int, at_least: int, most: int, at_most: int) -> int | None:
     """Bound the score of answers placing at least `placed`, from two at-least flows.
 
     The best score over answers placing at least j is concave and non-increasing in j (a
     min-cost flow's cost is convex in its value), so below `least` it lies under the line through
-    its values at `least` and at `most`.
+    its values at `least` and at `most`. None below `least` when `least` is `most`: one point
+    gives no line.
     """
-    if placed >= least or most <= least:
+    if placed >= least:
         return at_least
+    if most <= least:
+        return None
     slope = (at_least - at_most) / (most - least)
     return math.ceil(at_least + (least - placed) * max(0.0, slope) - 1e-9)
 
@@ -448,31 +516,45 @@ def _at_least_main() -> None:
         print(*found, flush=True)
 
 
+AT_LEAST_CODE = "from solver.match import _at_least_main; _at_least_main()"  # the child's program
+STOP_WAIT_S = 0.05  # after SIGTERM, how long the child may take to end before SIGKILL
+
+
 class _AtLeastBounds:
     """`score_from_at_least` of the problem, solved by a child Python process started at once.
 
     OR-Tools' flow holds the GIL, so the second core is used by a process; a plain subprocess
     rather than multiprocessing, so that nothing of the caller's main module runs again in it.
+    It is waited for only until a given time, and `stop` ends it whether it finished or not.
     """
 
     def __init__(self, problem: Problem) -> None:
         with tempfile.NamedTemporaryFile(prefix="solver-", suffix=".pickle", delete=False) as file:
             pickle.dump(problem, file, protocol=pickle.HIGHEST_PROTOCOL)
         self._path = file.name
-        code = "from solver.match import _at_least_main; _at_least_main()"
+        self._stopped = False
         self._process = subprocess.Popen(
-            [sys.executable, "-c", code, self._path],
+            [sys.executable, "-c", AT_LEAST_CODE, self._path],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
 
-    def score(self, placed: int, most: int, at_most: int) -> int | None:
-        """Wait for the child and bound answers placing at least `placed`; None if it failed.
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self._process.pid
 
-        `most` and `at_most` are the relaxation's placed count and score.
+    def score(self, placed: int, most: int, at_most: int, timeout_s: float) -> int | None:
+        """Wait up to `timeout_s` for the child and bound answers placing at least `placed`.
+
+        `most` and `at_most` are the relaxation's placed count and score. None if the child
+        failed or is not done in time.
         """
-        out, _ = self._process.communicate()
+        try:
+            out, _ = self._process.communicate(timeout=max(0.0, timeout_s))
+        except subprocess.TimeoutExpired:
+            return None
         try:
             least, at_least = (int(part) for part in out.split())
         except ValueError:
@@ -480,9 +562,16 @@ class _AtLeastBounds:
         return bound_below(placed, least, at_least, most, at_most)
 
     def stop(self) -> None:
-        """End the child process, finished or not, and remove its input."""
+        """End the child process (terminate, then kill), reap it and remove its input; once."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._process.poll() is None:
-            self._process.kill()
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
         self._process.wait()
         if self._process.stdout is not None:
             self._process.stdout.close()  # closing twice is harmless
@@ -540,7 +629,12 @@ def solve_cp_sat(
     time_limit_s: float,
     workers: int,
 ) -> tuple[BoolArray, Bounds]:
-    """Improve on the hint with CP-SAT and return the best answer and the tightened bounds."""
+    """Improve on the hint with CP-SAT within the time limit, model build included.
+
+    Return the best answer and the tightened bounds; the hint and the bounds as they were if no
+    time is left to search once the model is built.
+    """
+    began = time.perf_counter()
     low, high = _score_range(problem, pairs)
     big = high - low + 1  # one more child placed is worth more than any change of score
     model = cp_model.CpModel()
@@ -549,15 +643,22 @@ def solve_cp_sat(
     add_free_beds(model, x, pairs, problem)
     add_mix_rule(model, x, pairs, problem)
     model.maximize(cp_model.LinearExpr.weighted_sum(x, (big + pairs.score).tolist()))
-    for k, v in enumerate(x):
-        model.add_hint(v, bool(hint[k]))
+    # Straight into the model's proto: ten times faster than add_hint per variable.
+    model.proto.solution_hint.vars.extend(v.index for v in x)
+    model.proto.solution_hint.values.extend(hint.astype(np.int64).tolist())
+    # What the search may take: the limit, less the build and what follows the search (CP-SAT
+    # overruns its own limit by a few hundredths; then reading the answer back).
+    search_s = time_limit_s - (time.perf_counter() - began)
+    search_s -= CP_SAT_OVERRUN_S + CP_SAT_READ_S_PER_PAIR * len(pairs)
+    if search_s < CP_SAT_MIN_SEARCH_S:
+        return hint, bounds
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+    solver.parameters.max_time_in_seconds = search_s
     solver.parameters.num_workers = workers
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return hint, bounds
-    found = np.array([solver.boolean_value(v) for v in x], dtype=np.bool_)
+    found = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(x)] > 0
     if _value(pairs, found) < _value(pairs, hint):
         found = hint
     ceiling = math.floor(solver.best_objective_bound + 1e-6)
@@ -590,58 +691,146 @@ def match(problem: Problem, *, time_limit_s: float = 10.0, workers: int = 0) -> 
     """Propose placements for every waiting child: most placed first, then the highest score.
 
     `workers` is the number of CP-SAT workers (0: one per core). The returned bounds are proven;
-    `status` is "optimal" when both the placed count and the score meet them.
+    `status` is "optimal" when both the placed count and the score meet them. Every phase takes
+    its time from one deadline, `time_limit_s` after the call (see `solver.budget`); only finding
+    the eligible pairs and a greedy answer are done whatever the limit.
     """
-    started = time.perf_counter()
+    clock = Clock.start(time_limit_s, len(problem.children))
     workers = workers or os.cpu_count() or 1
-    pairs = eligible_pairs(problem)
-    if len(pairs) == 0:
-        return _solution(problem, pairs, np.zeros(0, np.bool_), Bounds(0, 0), started)
-    bounding = _AtLeastBounds(problem) if _bound_aside(pairs, workers) else None
+    bounding = _AtLeastBounds(problem) if _bound_aside(problem, workers) else None
     try:
-        relaxing = time.perf_counter()
-        relaxation = Network(problem, pairs)
-        relaxed, placed_bound, score_at_bound = relaxation.solve()
-        relax_s = time.perf_counter() - relaxing
-        if bounding is None:
-            # Keep time for one more flow of this size, in case the repair places fewer.
-            left = time_limit_s - (time.perf_counter() - started) - BOUND_RESERVE * relax_s
-            deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, left)
+        pairs = eligible_pairs(problem)
+        if len(pairs) == 0:
+            return _solution(problem, pairs, np.zeros(0, np.bool_), Bounds(0, 0), clock.started)
+        cells = len(problem.children) * len(problem.units)
+        clock = clock.paced(cells, len(pairs), time.perf_counter() - clock.started)
+        # The relaxation cannot be stopped once started: it starts only if it should end in time
+        # for one round of repair (on about each child's best pairs, with a second arc for
+        # carriers) and a fill; a repair cut shorter places fewer than the quick answer.
+        n = len(problem.children)
+        if not clock.fits(flow_s(len(pairs)) + repair_round_s(pairs) + fill_s(n // 10)):
+            chosen, bounds = quick_answer(problem, pairs, clock)
         else:
-            deadline = started + time_limit_s - FINISH_S
-        chosen = fill(problem, pairs, repair(problem, pairs, relaxed, deadline))
-        bounds = Bounds(placed=placed_bound, score=score_at_bound)
-        if int(chosen.sum()) < placed_bound:
-            # Fewer are placed than the relaxation did. The optimum places at least as many as
-            # this answer: bound the score over every answer that does.
-            least = int(chosen.sum())
-            aside = (
-                bounding.score(least, placed_bound, score_at_bound)
-                if bounding is not None
-                else None
-            )
-            if aside is None:
-                relaxation.at_least(least)
-                _, _, aside = relaxation.solve()
-            bounds = Bounds(placed=placed_bound, score=aside, any_count=True)
+            aside = bounding if len(pairs) >= PARALLEL_BOUND_PAIRS else None
+            chosen, bounds = relax_and_repair(problem, pairs, clock, aside)
+        if bounding is not None:
+            bounding.stop()  # before CP-SAT, which may use both cores
+        chosen, bounds = tighten(problem, pairs, chosen, bounds, clock, workers)
     finally:
         if bounding is not None:
             bounding.stop()
-    left = time_limit_s - (time.perf_counter() - started)
+    return _solution(problem, pairs, chosen, bounds, clock.started)
+
+
+def repair_round_s(pairs: Pairs) -> float:
+    """Estimated seconds for a round of repair: about each child's best pairs, and carriers'."""
+    children = int(pairs.child[-1]) + 1 if len(pairs) else 0
+    return flow_s(min(len(pairs), 3 * REPAIR_ARCS_PER_CHILD * children // 2))
+
+
+def relax_and_repair(
+    problem: Problem, pairs: Pairs, clock: Clock, bounding: _AtLeastBounds | None
+) -> tuple[BoolArray, Bounds]:
+    """Solve the flow relaxation, repair its answer, fill, and bound the score of the answer.
+
+    With `bounding`, the bound for answers placing fewer comes from that other process if it is
+    done in time.
+    """
+    relaxing = time.perf_counter()
+    relaxation = Network(problem, pairs)
+    relaxed, placed_bound, score_at_bound = relaxation.solve()
+    relax_s = time.perf_counter() - relaxing
+    # Keep time for one more flow of this size, in case the repair places fewer, unless that
+    # flow is solved aside or there is not even time for it and a few repair rounds: then the
+    # repair takes all the time, as an answer placing as many as the relaxation needs no more
+    # bound. Of the time kept, a share is for the LP and CP-SAT if the instance is small enough.
+    deadline = clock.end
+    if bounding is None:
+        later = len(pairs) <= max(LP_MAX_PAIRS, CP_SAT_MAX_PAIRS)
+        repair_s = (REPAIR_SHARE if later else 1.0) * (clock.left() - BOUND_RESERVE * relax_s)
+        if repair_s > REPAIR_MIN_ROUNDS * MARGIN * clock.pace * repair_round_s(pairs):
+            deadline = time.perf_counter() + repair_s
+    repaired = repair(problem, pairs, relaxed, deadline, pace=clock.pace)
+    chosen = fill(problem, pairs, repaired)
+    bounds = Bounds(placed=placed_bound, score=score_at_bound)
+    least = int(chosen.sum())
+    if least < placed_bound:
+        # Fewer are placed than the relaxation did. The optimum places at least as many as
+        # this answer: bound the score over every answer that does.
+        aside = None
+        if bounding is not None:
+            # Wait for it only as long as leaves time for the same flow here, if there is that.
+            wait_s = clock.left() - BOUND_RESERVE * relax_s
+            wait_s = wait_s if wait_s > 0 else clock.left()
+            aside = bounding.score(least, placed_bound, score_at_bound, wait_s)
+        if aside is None and clock.left() > BOUND_RESERVE * relax_s:
+            relaxation.at_least(least)
+            _, _, aside = relaxation.solve()
+        if aside is None:
+            aside = bounds_without_flow(problem, pairs).score
+        bounds = Bounds(placed=placed_bound, score=aside, any_count=True)
+    return chosen, bounds
+
+
+def quick_answer(problem: Problem, pairs: Pairs, clock: Clock) -> tuple[BoolArray, Bounds]:
+    """Without time for the relaxation: a greedy answer, improved by a repaired flow if in time.
+
+    The flow is over each child's best pairs and the greedy answer's (so that it places at least
+    as many); the better of its answer (filled) and the greedy one is kept. The bounds are those
+    that need no flow.
+    """
+    n = len(problem.children)
+    greedy = fill(problem, pairs, np.zeros(len(pairs), dtype=np.bool_))
+    chosen = greedy
+    about = min(len(pairs), (REPAIR_ARCS_PER_CHILD + 1) * n)  # pairs in the flow, before it is made
+    if not clock.fits(best_s(len(pairs)) + flow_s(about) + fill_s(n // 10)):
+        return chosen, bounds_without_flow(problem, pairs)
+    keep = np.flatnonzero(best_per_child(pairs, REPAIR_ARCS_PER_CHILD) | greedy)
+    if clock.fits(flow_s(len(keep)) + fill_s(n // 10)):
+        local = pairs.subset(keep)
+        relaxed = Network(problem, local).solve()[0]
+        end = clock.end - MARGIN * clock.pace * fill_s(n // 10)
+        repaired = np.zeros(len(pairs), dtype=np.bool_)
+        repaired[keep[repair(problem, local, relaxed, end, pace=clock.pace)]] = True
+        repaired = fill(problem, pairs, repaired)
+        if _value(pairs, repaired) > _value(pairs, greedy):
+            chosen = repaired
+    return chosen, bounds_without_flow(problem, pairs)
+
+
+def bounds_without_flow(problem: Problem, pairs: Pairs) -> Bounds:
+    """Bounds that need no flow: each child in its best unit, no unit over its free beds."""
+    n, m = len(problem.children), len(problem.units)
+    starts = np.flatnonzero(np.r_[True, pairs.child[1:] != pairs.child[:-1]])
+    beds = np.array([unit.free_beds for unit in problem.units], dtype=np.int64)
+    eligible = np.bincount(pairs.unit, minlength=m)  # a unit's pairs are with distinct children
+    placed = min(len(starts), int(np.minimum(beds, eligible).sum()), n)
+    best = np.maximum.reduceat(pairs.score, starts)
+    return Bounds(placed=placed, score=int(np.maximum(best, 0).sum()), any_count=True)
+
+
+def tighten(
+    problem: Problem,
+    pairs: Pairs,
+    chosen: BoolArray,
+    bounds: Bounds,
+    clock: Clock,
+    workers: int,
+) -> tuple[BoolArray, Bounds]:
+    """Up to mid-size, tighten the bound with the LP, then improve the answer with CP-SAT."""
     proven = _value(pairs, chosen) == (bounds.placed, bounds.score)
-    if not proven and len(pairs) <= LP_MAX_PAIRS and left > LP_S_PER_PAIR * len(pairs):
+    if not proven and len(pairs) <= LP_MAX_PAIRS and clock.left() > LP_S_PER_PAIR * len(pairs):
         placed = int(chosen.sum())
         tighter = mix_lp_bound(
-            problem, pairs.child, pairs.unit, pairs.score, pairs.carries, placed, left
+            problem, pairs.child, pairs.unit, pairs.score, pairs.carries, placed, clock.left()
         )
         if tighter is not None and tighter < bounds.score:
             bounds = Bounds(placed=bounds.placed, score=tighter, any_count=True)
-        left = time_limit_s - (time.perf_counter() - started)
         proven = _value(pairs, chosen) == (bounds.placed, bounds.score)
     cp_sat_build = CP_SAT_BUILD_S_PER_PAIR * len(pairs)
-    if not proven and left > 2 * cp_sat_build and len(pairs) <= CP_SAT_MAX_PAIRS:
-        chosen, bounds = solve_cp_sat(problem, pairs, chosen, bounds, left, workers)
-    return _solution(problem, pairs, chosen, bounds, started)
+    if not proven and clock.left() > 2 * cp_sat_build and len(pairs) <= CP_SAT_MAX_PAIRS:
+        chosen, bounds = solve_cp_sat(problem, pairs, chosen, bounds, clock.left(), workers)
+    return chosen, bounds
 
 
 def _solution(
