@@ -71,6 +71,7 @@ class Discharge(MethodView):
 
     @blp.arguments(DischargeSchema)
     @blp.response(200, PlacementSchema)
+    @blp.alt_response(409, description="The placement has ended already")
     def post(self, body: dict[str, Any], placement_id: str) -> Any:
         """Discharge the child and free the bed."""
         return admissions.discharge(

@@ -12,9 +12,9 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api import create_app
 from api.context import service
-from api.fields import EARLIEST, LATEST
 from placements import ids, jobs, scheduler, seeding, tokens
 from placements.auth import ROLES, Actor
+from placements.clock import EARLIEST, LATEST
 from placements.errors import PlacementsError
 from placements.migrations import upgrade
 
@@ -171,7 +171,7 @@ def jobs_group() -> None:
 def jobs_run(name: str, at: str | None, allow_future: bool) -> None:
     """Run one job once, with the given clock."""
     current = _now()
-    moment = _instant(at) if at else current
+    moment = _instant(at) if at is not None else current
     if moment > current + FUTURE_SLACK and not allow_future:
         raise click.BadParameter(
             f"{at!r} is more than 5 minutes ahead of the service's clock ({current.isoformat()});"

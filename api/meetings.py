@@ -139,6 +139,7 @@ class MeetingOutcome(MethodView):
 
     @blp.arguments(OutcomeSchema)
     @blp.response(200, MeetingSchema)
+    @blp.alt_response(409, description="The meeting was held or cancelled already")
     def post(self, outcome: meetings.Outcome, meeting_id: str) -> Any:
         """Record the meeting as held (the panel's chair); a review sets the next due date."""
         return meetings.record_outcome(

@@ -307,6 +307,7 @@ class Requests(MethodView):
     @blp.arguments(IdempotencySchema, location="headers")
     @blp.arguments(RequestCreateSchema)
     @blp.response(201, RequestSchema)
+    @blp.alt_response(409, description="The case reference already has an open request")
     def post(self, headers: dict[str, str], facts: requests.RequestFacts) -> Any:
         """Request a placement for a child of the director's authority."""
         return requests.create(
@@ -325,6 +326,7 @@ class RequestById(MethodView):
 
     @blp.arguments(RequestFieldsSchema)
     @blp.response(200, RequestSchema)
+    @blp.alt_response(409, description="Not waiting or offered, or the new case reference is open")
     def patch(self, changes: dict[str, Any], request_id: str) -> Any:
         """Update a waiting or offered request's facts; offers they rule out are cancelled."""
         return requests.update_facts(
@@ -337,6 +339,7 @@ class Withdraw(MethodView):
     """Withdrawal."""
 
     @blp.response(200, RequestSchema)
+    @blp.alt_response(409, description="The request is placed or finished")
     def post(self, request_id: str) -> Any:
         """Withdraw a waiting, offered or reserved request (a reserved bed is released)."""
         return requests.withdraw(sessions(), actor(), request_id, now=now())
@@ -384,6 +387,7 @@ class Admission(MethodView):
 
     @blp.arguments(AdmissionSchema)
     @blp.response(201, PlacementSchema)
+    @blp.alt_response(409, description="The request is not reserved")
     def post(self, body: dict[str, Any], request_id: str) -> Any:
         """Record the child's admission: the reserved bed becomes occupied."""
         return admissions.admit(sessions(), actor(), request_id, body["admitted_at"], now=now())

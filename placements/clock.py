@@ -15,6 +15,9 @@ from typing import Protocol
 from placements.errors import InvalidInput
 
 SYSTEM_SPEC = "system"
+# A clock set by hand must fall where the service's dates do (inputs are refused outside it too).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class Clock(Protocol):
@@ -102,10 +105,10 @@ def clock_from_spec(spec: str | None) -> Clock:
             moment = datetime.fromisoformat(value)
         except ValueError:
             moment = None
-        if moment is not None and moment.tzinfo is not None:
+        if moment is not None and moment.tzinfo is not None and EARLIEST <= moment < LATEST:
             return FixedClock(moment) if kind == "fixed" else RunningClock(moment)
     raise InvalidInput(
         f"{text!r} is not a clock",
         errors={"PLACEMENTS_CLOCK": ["system, fixed:<ISO time with offset> or from:<ISO time "
-                                     "with offset>"]},
+                                     "with offset>, between 2000 and 2100"]},
     )  # fmt: skip

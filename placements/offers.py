@@ -294,7 +294,8 @@ def release(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
     with sessions.begin() as session:
         offer, request = _load_offer(session, actor, offer_id, lock=True)
         if offer.status != "accepted" or request.status != "reserved":
-            state = "the child has arrived" if request.status == "placed" else offer.status
+            arrived = request.status in ("placed", "discharged")
+            state = "the child has arrived" if arrived else f"it is {offer.status}"
             raise InvalidTransition(
                 f"offer {offer.id} cannot be released: only an accepted offer whose child has not"
                 f" arrived can ({state})"

@@ -85,7 +85,7 @@ def authority_errors(
 
 def add(session: Session, request: PlacementRequest, authority: LegalAuthority, *, by: str,
         now: datetime) -> CourtOrder | None:  # fmt: skip
-    """Record an order on the request; the latest granted becomes its current authority."""
+    """Record an order on the request; the one that lasts longest becomes its current authority."""
     if authority.kind == "none" or authority.granted_at is None or authority.expires_at is None:
         return None
     order = CourtOrder(
@@ -95,7 +95,7 @@ def add(session: Session, request: PlacementRequest, authority: LegalAuthority, 
     )  # fmt: skip
     session.add(order)
     session.flush()
-    current = latest(session, request.id)
+    current = lasting(session, request.id)
     if current is not None:
         request.order_kind, request.order_renewal = current.kind, current.renewal
         request.order_granted_at, request.order_expires_at = current.granted_at, current.expires_at
@@ -113,12 +113,15 @@ def replace_all(session: Session, request: PlacementRequest, authority: LegalAut
     add(session, request, authority, by=by, now=now)
 
 
-def latest(session: Session, request_id: str) -> CourtOrder | None:
-    """The request's most recently granted order."""
+def lasting(session: Session, request_id: str) -> CourtOrder | None:
+    """The request's order that runs longest: the one in force, if any order is.
+
+    No order is granted after it is recorded, so this choice does not change with time.
+    """
     return session.scalars(
         select(CourtOrder)
         .where(CourtOrder.request_id == request_id)
-        .order_by(CourtOrder.granted_at.desc(), CourtOrder.recorded_at.desc(), CourtOrder.id)
+        .order_by(CourtOrder.expires_at.desc(), CourtOrder.granted_at.desc(), CourtOrder.id)
     ).first()
 
 

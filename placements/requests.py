@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -131,9 +131,21 @@ def fact_errors(facts: RequestFacts, *, now: datetime) -> dict[str, list[str]]:
     return errors
 
 
+def _canonical(value: Any) -> Any:
+    """The same facts written the same way: times in UTC, sets of terms sorted."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [_canonical(v) for v in value]
+        return sorted(set(items)) if all(isinstance(i, str) for i in items) else items
+    return value
+
+
 def body_hash(facts: RequestFacts) -> str:
     """A stable hash of a request's facts, to compare idempotent retries."""
-    text = json.dumps(asdict(facts), sort_keys=True, default=str)
+    text = json.dumps(_canonical(asdict(facts)), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -476,6 +488,7 @@ def update_facts(sessions: Sessions, actor: Actor, request_id: str, changes: dic
         if errors:
             raise InvalidInput("the request breaks the rules", errors=errors)
         if facts.case_reference != row.case_reference:
+            _lock_authority(session, row.authority_id)  # as `create` does: one change at a time
             refuse_duplicate(session, row.authority_id, facts.case_reference, row.id)
         authority = session.get(LocalAuthority, row.authority_id)
         assert authority is not None

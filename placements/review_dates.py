@@ -37,7 +37,12 @@ def next_review_due(session: Session, placement: Placement) -> datetime | None:
         if last is not None
         else statutory.first_review_due(placement.admitted_at, authority.nation)
     )
-    has_order = request.order_kind != "none"
+    # Only an order that was in force during the placement can bring its review forward.
+    has_order = (
+        request.order_kind != "none"
+        and request.order_expires_at is not None
+        and request.order_expires_at > placement.admitted_at
+    )
     return statutory.review_due(
         due,
         order_granted_at=request.order_granted_at if has_order else None,

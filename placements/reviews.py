@@ -32,9 +32,25 @@ def due_date(placement: Placement, nation: str) -> datetime:
     return statutory.first_review_due(placement.admitted_at, nation)
 
 
-def call_key(placement_id: str, due_by: datetime) -> str:
-    """The key that lets each review of a placement be called once."""
-    return f"review:{placement_id}:{due_by:%Y-%m-%dT%H:%M}"
+def call_key(placement_id: str, ordinal: int) -> str:
+    """The key that lets each review of a placement (the first, the second, ...) be called once.
+
+    It names the review by its place in the series, not by its due date, so a due date that moves
+    (a new order) keeps its meeting, and a new date equal to an old one cannot collide with it.
+    """
+    return f"review:{placement_id}:#{ordinal}"
+
+
+def _held_reviews(session: Session, placement_id: str) -> int:
+    return len(
+        session.scalars(
+            select(Meeting.id).where(
+                Meeting.placement_id == placement_id,
+                Meeting.kind == "review",
+                Meeting.status == "held",
+            )
+        ).all()
+    )
 
 
 def call_reviews(sessions: Sessions, settings: Settings, *, now: datetime) -> ReviewCalls:
@@ -94,7 +110,7 @@ def _call(session: Session, placement: Placement, panel: Panel, due: datetime,
         ],
     }
     wanted = meetings.MeetingCall(
-        call_key=call_key(placement.id, due),
+        call_key=call_key(placement.id, _held_reviews(session, placement.id) + 1),
         kind="review",
         panel_id=panel.id,
         scheduled_for=meetings.review_meeting_time(due, now),
@@ -170,7 +186,6 @@ def reschedule(session: Session, placement: Placement, actor: Actor, *, settings
         values = {
             "due_by": due,
             "scheduled_for": meetings.review_meeting_time(due, now),
-            "call_key": call_key(placement.id, due),
             "agenda": {**meeting.agenda, "due_by": due.isoformat()},
             **({"status": "called"} if due > now else {}),
         }

@@ -58,7 +58,7 @@ def test_upgrade_then_seed_gives_the_estate_and_a_second_seed_changes_nothing(
 def test_a_job_clock_outside_2000_to_2100_exits_2_with_one_line(empty_database: str) -> None:
     url = empty_database
     run(url, "db", "upgrade")
-    for clock in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00", "yesterday"):
+    for clock in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00", "yesterday", ""):
         refused = run(url, "jobs", "run", "demand-check", "--now", clock, check=False)
         assert refused.returncode == 2, refused.stderr
         assert "--now" in refused.stderr and "Traceback" not in refused.stderr

@@ -125,3 +125,35 @@ def test_two_homes_accepting_one_request_at_once_reserve_one_bed(
 
         assert sorted(race([admit, admit])) == [201, 409], f"round {round_}"
         assert sum(counts(sessions, unit)[1] for unit in units) == 0
+
+
+@pytest.mark.slow
+def test_renaming_and_creating_requests_for_one_case_reference_at_once_leaves_one_open(
+    server: str, seeded: Sessions, token: Callable[..., str]
+) -> None:
+    director = token("director", authority_id="southwark")
+    for round_ in range(3):
+        target = f"SWK-SAME-{round_}"
+        others = [
+            requests.create(seeded, SOUTHWARK, welfare_facts(f"SWK-OTHER-{round_}-{n}"), now=NOW).id
+            for n in range(4)
+        ]
+        body = {"case_reference": target, "age": 15, "sex": "F", "legal_basis": "welfare",
+                "grounds": ["harm_to_self"]}  # fmt: skip
+
+        def rename(request_id: str, target: str = target) -> int:
+            return call("PATCH", f"{server}/requests/{request_id}", director,
+                        {"case_reference": target})[0]  # fmt: skip
+
+        def create(body: dict[str, object] = body) -> int:
+            return call("POST", f"{server}/requests", director, body)[0]
+
+        statuses = race([partial(rename, r) for r in others] + [create, create])
+        assert sorted(statuses) == [200 if 200 in statuses else 201] + [409] * 5, statuses
+        with seeded.read() as session:
+            open_ones = session.scalar(
+                select(func.count())
+                .select_from(PlacementRequest)
+                .where(PlacementRequest.case_reference == target)
+            )
+        assert open_ones == 1, f"round {round_}"

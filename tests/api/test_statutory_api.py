@@ -428,3 +428,73 @@ def test_new_facts_on_an_offered_request_cancel_only_the_offers_they_rule_out(
     assert last.status_code == 200 and last.json["status"] == "waiting"
     gone = read(client, swanwick_home, f"/offers/{by_unit[swanwick]}")
     assert (gone["status"], gone["cancel_detail"]) == ("cancelled", "needs")
+
+
+def test_a_review_due_again_on_a_held_reviews_date_is_called_and_moves_without_clashing(
+    client: FlaskClient, bearer: Callable[..., Headers], southwark: Headers, clare: Headers,
+    admin: Headers, clock: FixedClock, seeded: Sessions,
+) -> None:  # fmt: skip
+    interim = order("interim_order", NOW - timedelta(days=1), 30)  # runs out before the month
+    request_id, _ = place(client, southwark, clare, "SWK/SAME/1", NOW, authority=interim)
+    clock.advance(timedelta(days=25))
+    [first] = reviews.call_reviews(seeded, SETTINGS, now=clock.now()).called
+    first_due = read(client, admin, f"/meetings/{first}")["due_by"]
+    assert first_due == interim["expires_at"]
+    chair = bearer("panel", panel_id="review-southwark", label="chair.southwark@example.org")
+    outcome = {"held_at": iso(clock.now() - timedelta(hours=1)), "attendees": QUORUM,
+               "recommendation": "continue"}  # fmt: skip
+    assert client.post(f"/meetings/{first}/outcome", json=outcome, headers=chair).status_code == 200
+    # The court makes a new order after that review, running out on the very same minute.
+    again = {"kind": "interim_order", "granted_at": iso(clock.now()), "expires_at": first_due}
+    recorded = client.post(f"/requests/{request_id}/orders", json=again, headers=southwark)
+    assert recorded.status_code == 201 and recorded.json["next_review_due"] == first_due
+    [second] = reviews.call_reviews(seeded, SETTINGS, now=clock.now()).called
+    assert second != first and read(client, admin, f"/meetings/{second}")["due_by"] == first_due
+    renewal = order("full_order", clock.now(), 150, renewal=True)
+    moved = client.post(f"/requests/{request_id}/orders", json=renewal, headers=southwark)
+    assert moved.status_code == 201, moved.json
+    assert read(client, admin, f"/meetings/{second}")["due_by"] == moved.json["next_review_due"]
+    assert read(client, admin, f"/meetings/{first}")["status"] == "held"
+
+
+def test_an_order_that_ran_out_before_the_admission_leaves_the_review_where_the_law_puts_it(
+    client: FlaskClient, southwark: Headers, clare: Headers
+) -> None:
+    request_id, _ = place(client, southwark, clare, "SWK/OLD/1", NOW)
+    old = order("interim_order", NOW - timedelta(days=100), 60)
+    recorded = client.post(f"/requests/{request_id}/orders", json=old, headers=southwark)
+    assert recorded.status_code == 201
+    assert recorded.json["next_review_due"] == "2026-12-21T09:00:00+00:00"
+    assert recorded.json["hours_without_order_last_28_days"] == 0
+
+
+def test_the_current_authority_is_the_order_in_force_not_a_shorter_one_made_beside_it(
+    client: FlaskClient, southwark: Headers, clare: Headers, clock: FixedClock
+) -> None:
+    full = order("full_order", NOW - timedelta(days=1), 80)
+    request_id, _ = place(client, southwark, clare, "SWK/TWO/1", NOW, authority=full)
+    clock.advance(timedelta(days=2))
+    interim = order("interim_order", NOW + timedelta(days=1), 1)  # made and run out since
+    seen = client.post(f"/requests/{request_id}/orders", json=interim, headers=southwark).json
+    assert (
+        seen["authority"]["kind"] == "full_order"
+        and seen["authority"]["expires_at"] == (full["expires_at"])
+    )
+    assert not seen["order_expired"] and not seen["order_expiring"]
+    assert [o["kind"] for o in seen["orders"]] == ["full_order", "interim_order"]
+
+
+def test_times_sent_with_an_offset_come_back_in_utc_and_a_replay_in_another_offset_matches(
+    client: FlaskClient, southwark: Headers
+) -> None:
+    body = {**WELFARE, "case_reference": "SWK/TZ/1", "grounds": ["harm_to_self", "harm_to_others"],
+            "authority": {"kind": "interim_order", "granted_at": "2026-11-21T01:00:00+14:00",
+                          "expires_at": "2027-01-20T10:00:00Z"}}  # fmt: skip
+    keyed = {**southwark, "Idempotency-Key": "tz-1"}
+    made = client.post("/requests", json=body, headers=keyed)
+    assert made.status_code == 201
+    assert made.json["authority"]["granted_at"] == "2026-11-20T11:00:00+00:00"
+    same = {**body, "grounds": ["harm_to_others", "harm_to_self"],
+            "authority": {**body["authority"], "granted_at": "2026-11-20T11:00:00Z"}}  # fmt: skip
+    replay = client.post("/requests", json=same, headers=keyed)
+    assert replay.status_code == 201 and replay.json["id"] == made.json["id"]
