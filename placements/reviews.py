@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -146,9 +147,15 @@ def _cancel_discharged(session: Session, settings: Settings, now: datetime) -> l
         .join(Placement, Placement.id == Meeting.placement_id)
         .where(Meeting.status.in_(meetings.OPEN_STATUSES), Placement.status != "active")
     ).all()
+    return _cancel(session, stale, SYSTEM, settings, now)
+
+
+def _cancel(session: Session, meeting_ids: Sequence[str], actor: Actor, settings: Settings,
+            now: datetime) -> list[str]:  # fmt: skip
+    """Cancel the meetings still open among these, telling their members; the ones cancelled."""
     cancelled = []
-    for meeting_id in stale:
-        changed = meetings.change(session, SYSTEM, meeting_id, "meeting.cancelled",
+    for meeting_id in meeting_ids:
+        changed = meetings.change(session, actor, meeting_id, "meeting.cancelled",
                                   when=[Meeting.status.in_(meetings.OPEN_STATUSES)],
                                   values={"status": "cancelled"}, settings=settings,
                                   now=now)  # fmt: skip
@@ -198,12 +205,4 @@ def reschedule(session: Session, placement: Placement, actor: Actor, *, settings
 def cancel_for_discharge(session: Session, placement_id: str, actor: Actor, *,
                          settings: Settings, now: datetime) -> list[str]:  # fmt: skip
     """Cancel a discharged child's called reviews and tell the panel's members."""
-    cancelled = []
-    for meeting_id in _open_reviews(session, placement_id):
-        changed = meetings.change(session, actor, meeting_id, "meeting.cancelled",
-                                  when=[Meeting.status.in_(meetings.OPEN_STATUSES)],
-                                  values={"status": "cancelled"}, settings=settings,
-                                  now=now)  # fmt: skip
-        if changed is not None:
-            cancelled.append(meeting_id)
-    return cancelled
+    return _cancel(session, _open_reviews(session, placement_id), actor, settings, now)

@@ -1,4 +1,4 @@
-"""Fixtures of the HTTP tests: bearer headers for any role."""
+"""Fixtures of the HTTP tests: bearer headers for any role, and the usual callers."""
 
 from __future__ import annotations
 
@@ -17,3 +17,21 @@ def bearer(token: Callable[..., str]) -> Callable[..., Headers]:
         return {"Authorization": f"Bearer {token(role, **scope)}"}
 
     return make
+
+
+@pytest.fixture
+def southwark(bearer: Callable[..., Headers]) -> Headers:
+    """A director of Southwark."""
+    return bearer("director", authority_id="southwark")
+
+
+@pytest.fixture
+def clare(bearer: Callable[..., Headers]) -> Headers:
+    """A member of staff at Clare Lodge (girls, welfare)."""
+    return bearer("provider", provider_id="clare-lodge")
+
+
+@pytest.fixture
+def admin(bearer: Callable[..., Headers]) -> Headers:
+    """The national coordinator."""
+    return bearer("admin")

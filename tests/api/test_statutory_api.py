@@ -41,21 +41,6 @@ def client(app: Flask, seeded: Sessions) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def southwark(bearer: Callable[..., Headers]) -> Headers:
-    return bearer("director", authority_id="southwark")
-
-
-@pytest.fixture
-def clare(bearer: Callable[..., Headers]) -> Headers:
-    return bearer("provider", provider_id="clare-lodge")
-
-
-@pytest.fixture
-def admin(bearer: Callable[..., Headers]) -> Headers:
-    return bearer("admin")
-
-
 def request_for(client: FlaskClient, director: Headers, reference: str, **facts: Any) -> str:
     made = client.post("/requests", json={**WELFARE, "case_reference": reference, **facts},
                        headers=director)  # fmt: skip

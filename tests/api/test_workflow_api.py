@@ -39,16 +39,6 @@ def client(app: Flask, seeded: Sessions) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def southwark(bearer: Callable[..., Headers]) -> Headers:
-    return bearer("director", authority_id="southwark")
-
-
-@pytest.fixture
-def clare(bearer: Callable[..., Headers]) -> Headers:
-    return bearer("provider", provider_id="clare-lodge")
-
-
 def new_request(client: FlaskClient, headers: Headers, **changes: object) -> dict[str, object]:
     response = client.post("/requests", json={**REQUEST, **changes}, headers=headers)
     assert response.status_code == 201, response.json
