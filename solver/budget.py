@@ -18,8 +18,8 @@ FINISH_S = 1.0  # at most this is kept at the end for the last fill and the answ
 FINISH_SHARE = 0.02  # of the limit, kept at the end; with FINISH_S_PER_CHILD per child
 FINISH_S_PER_CHILD = 20e-6  # the answer's assignments and reasons, and filling a few children
 FILL_S_PER_CHILD = 60e-6  # placing one child greedily (`fill`), when many are left to place
-PAIRS_S_PER_CELL = 0.025e-6  # finding the eligible pairs: per (child, unit) cell,
-PAIRS_S_PER_PAIR = 0.18e-6  # per pair found,
+PAIRS_S_PER_CELL = 0.03e-6  # finding the eligible pairs (as slow as seen here): per cell,
+PAIRS_S_PER_PAIR = 0.2e-6  # per pair found,
 PAIRS_S_FIXED = 0.005  # and per call
 FLOW_S_COEF = 2.2e-8  # a min-cost flow solve: FLOW_S_COEF * pairs ** FLOW_EXPONENT seconds
 FLOW_EXPONENT = 1.25
@@ -53,9 +53,9 @@ class Clock:
         """Seconds left for the work (negative when late)."""
         return self.end - time.perf_counter()
 
-    def fits(self, estimate_s: float) -> bool:
+    def fits(self, estimate_s: float, margin: float = MARGIN) -> bool:
         """Whether a phase estimated (at the benchmark machine's pace) to take this long fits."""
-        return MARGIN * self.pace * estimate_s <= self.left()
+        return margin * self.pace * estimate_s <= self.left()
 
     def paced(self, cells: int, pairs: int, pairs_s: float) -> Clock:
         """This clock with the pace measured from finding `pairs` pairs among `cells` cells."""

@@ -61,7 +61,7 @@ FULL_REPAIR_PAIRS = 200_000  # above this, repairs solve a network of each child
 REPAIR_ARCS_PER_CHILD = 100
 REPAIR_ROUNDS = 30
 REPAIR_MIN_ROUNDS = 3  # a repair given time for fewer rounds than this takes all the time left
-LOCK_ROUND_FACTOR = 2.0  # the round deciding every unit takes up to this times a round before it
+LOCK_ROUND_FACTOR = 1.5  # the round deciding every unit takes up to this times a round before it
 REPAIR_SHARE = 0.5  # of the time left after the relaxation, spent flipping side decisions
 # (the rest is for the LP and CP-SAT; above their sizes, the repair takes it all)
 BOUND_RESERVE = 1.3  # times the relaxation's time, kept for a second bounding flow
@@ -705,13 +705,16 @@ def match(problem: Problem, *, time_limit_s: float = 10.0, workers: int = 0) -> 
         cells = len(problem.children) * len(problem.units)
         clock = clock.paced(cells, len(pairs), time.perf_counter() - clock.started)
         # The relaxation cannot be stopped once started: it starts only if it should end in time
-        # for one round of repair (on about each child's best pairs, with a second arc for
-        # carriers) and a fill; a repair cut shorter places fewer than the quick answer.
+        # for the last round of a repair and a fill, as a repair cut shorter places fewer than
+        # the quick answer, and then no bound for answers placing fewer is in reach. With that
+        # bound solved aside, the fill is enough. The repair, skipped if the relaxation runs
+        # long, is the margin kept on the relaxation's estimate.
         n = len(problem.children)
-        if not clock.fits(flow_s(len(pairs)) + repair_round_s(pairs) + fill_s(n // 10)):
+        aside = bounding if len(pairs) >= PARALLEL_BOUND_PAIRS else None
+        repair_s = 0.0 if aside is not None else MARGIN * last_round_s(pairs)
+        if not clock.fits(flow_s(len(pairs)) + repair_s + fill_s(n // 10), margin=1.0):
             chosen, bounds = quick_answer(problem, pairs, clock)
         else:
-            aside = bounding if len(pairs) >= PARALLEL_BOUND_PAIRS else None
             chosen, bounds = relax_and_repair(problem, pairs, clock, aside)
         if bounding is not None:
             bounding.stop()  # before CP-SAT, which may use both cores
@@ -724,8 +727,18 @@ def match(problem: Problem, *, time_limit_s: float = 10.0, workers: int = 0) -> 
 
 def repair_round_s(pairs: Pairs) -> float:
     """Estimated seconds for a round of repair: about each child's best pairs, and carriers'."""
+    return flow_s(_repair_arcs(pairs))
+
+
+def last_round_s(pairs: Pairs) -> float:
+    """Estimated seconds for a repair's network and its last round, which decides every unit."""
+    arcs = _repair_arcs(pairs)
+    return NETWORK_S_PER_PAIR * arcs + LOCK_ROUND_FACTOR * flow_s(arcs)
+
+
+def _repair_arcs(pairs: Pairs) -> int:
     children = int(pairs.child[-1]) + 1 if len(pairs) else 0
-    return flow_s(min(len(pairs), 3 * REPAIR_ARCS_PER_CHILD * children // 2))
+    return min(len(pairs), 3 * REPAIR_ARCS_PER_CHILD * children // 2)
 
 
 def relax_and_repair(
