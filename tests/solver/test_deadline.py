@@ -212,12 +212,14 @@ def test_the_lp_bound_counts_its_model_build_in_its_time_limit() -> None:
     problem = instance(300, 400)
     pairs = eligible_pairs(problem)
     for limit in (0.2, 0.35):  # the first runs out while building, the second while solving
-        began = time.perf_counter()
+        began = time.process_time()
         mix_lp_bound(
             problem, pairs.child, pairs.unit, pairs.score, pairs.carries, 280, time_limit_s=limit
         )
-        # The arrays and the variables come before the first look at the clock.
-        assert time.perf_counter() - began <= 1.05 * limit + 0.05
+        # The arrays and the variables come before the first look at the clock. GLOP runs on this
+        # thread alone, so its CPU time is the work it did: a busy machine (CI runs the PostgreSQL
+        # server beside the suite) may stretch the wall time without the bound overrunning.
+        assert time.process_time() - began <= 1.05 * limit + 0.05
 
 
 def test_the_pace_follows_a_slower_pairs_computation() -> None:
