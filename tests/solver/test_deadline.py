@@ -216,10 +216,10 @@ def test_the_lp_bound_counts_its_model_build_in_its_time_limit() -> None:
         mix_lp_bound(
             problem, pairs.child, pairs.unit, pairs.score, pairs.carries, 280, time_limit_s=limit
         )
-        # The arrays and the variables come before the first look at the clock. GLOP runs on this
-        # thread alone, so its CPU time is the work it did: a busy machine (CI runs the PostgreSQL
-        # server beside the suite) may stretch the wall time without the bound overrunning.
-        assert time.process_time() - began <= 1.05 * limit + 0.05
+        # The arrays and the variables come before the first look at the clock, and GLOP looks at
+        # its own limit only between iterations, one of which took up to 0.12 s in CI's full run.
+        # GLOP runs on this thread alone, so CPU time is the work done, whatever else runs.
+        assert time.process_time() - began <= 1.05 * limit + 0.15
 
 
 def test_the_pace_follows_a_slower_pairs_computation() -> None:
