@@ -153,6 +153,13 @@ def move_beds(
     return True
 
 
+def release_reservation(session: Session, unit_id: str, *, by: str, cause: str,
+                        now: datetime) -> None:  # fmt: skip
+    """Give a reserved bed back by the conditional update that took it; Conflict if none is held."""
+    if not move_beds(session, unit_id, reserved=-1, by=by, cause=cause, now=now):
+        raise Conflict(f"unit {unit_id} holds no reservation to release")
+
+
 def update_availability(
     sessions: Sessions,
     actor: Actor,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 import solver
-from placements.acceptance import History, likelihoods
+from placements.acceptance import History, likelihoods, load_history
 from placements.config import Settings
 from placements.models import Offer, Placement, PlacementRequest, Provider, Unit
 
@@ -91,3 +91,13 @@ def problem(
         children=tuple(children),
         incompatible_flags=settings.incompatible_flags,
     )
+
+
+def rank_request(session: Session, request: PlacementRequest, settings: Settings,
+                 now: datetime) -> tuple[dict[str, Unit], solver.Ranking]:  # fmt: skip
+    """Rank every unit for a request on the live state."""
+    rows, units = live_units(session)
+    providers = sorted({u.provider_id for u in units})
+    child = child_of(request, load_history(session), providers, now=now)
+    ranking = solver.rank(problem(units, [child], settings), request.id)
+    return {u.id: u for u in rows}, ranking

@@ -16,9 +16,9 @@ from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import NotFound, PlacementsError
 from placements.ids import new_id
-from placements.live import child_of, live_units, problem
+from placements.live import child_of, live_units, problem, rank_request
 from placements.models import MatchingRun, PlacementRequest, Unit
-from placements.offers import OfferChoice, OfferView, create_offers, rank_request
+from placements.offers import OfferChoice, OfferView, create_offers
 from placements.requests import audit_read, load_request
 
 

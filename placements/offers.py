@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session
 
 import solver
 from placements import audit
-from placements.acceptance import load_history
 from placements.auth import SYSTEM, Actor
-from placements.availability import move_beds
+from placements.availability import move_beds, release_reservation
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import (
@@ -25,8 +24,8 @@ from placements.errors import (
     NotFound,
 )
 from placements.ids import new_id
-from placements.live import child_of, live_units, problem
-from placements.models import LocalAuthority, Offer, PlacementRequest, Unit
+from placements.live import live_units, rank_request
+from placements.models import LocalAuthority, Offer, PlacementRequest
 from placements.requests import audit_read, load_request, lock_request
 
 OFFERABLE = ("waiting", "offered")
@@ -91,16 +90,6 @@ def view_of(session: Session, offer: Offer, request: PlacementRequest) -> OfferV
         {"id": request.authority_id, "name": authority.name if authority else request.authority_id},
         child_facts(request),
     )  # fmt: skip
-
-
-def rank_request(session: Session, request: PlacementRequest, settings: Settings,
-                 now: datetime) -> tuple[dict[str, Unit], solver.Ranking]:  # fmt: skip
-    """Rank every unit for a request on the live state."""
-    rows, units = live_units(session)
-    providers = sorted({u.provider_id for u in units})
-    child = child_of(request, load_history(session), providers, now=now)
-    ranking = solver.rank(problem(units, [child], settings), request.id)
-    return {u.id: u for u in rows}, ranking
 
 
 def _chosen(ranking: solver.Ranking, choice: OfferChoice, already: set[str]) -> list[solver.Option]:
@@ -300,9 +289,7 @@ def release(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
                 f"offer {offer.id} cannot be released: only an accepted offer whose child has not"
                 f" arrived can ({state})"
             )
-        if not move_beds(session, offer.unit_id, reserved=-1, by=actor.label,
-                         cause="offer_released", now=now):  # fmt: skip
-            raise Conflict(f"unit {offer.unit_id} holds no reservation to release")
+        release_reservation(session, offer.unit_id, by=actor.label, cause="offer_released", now=now)
         offer.status, offer.released_at, offer.released_by = "released", now, actor.label
         offer.release_reason, offer.release_note = reason, note
         if offer.provider_id not in request.declined_by:

@@ -13,16 +13,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-import solver
 from placements import audit, orders, statutory, thresholds
-from placements.acceptance import load_history
 from placements.auth import Actor
-from placements.availability import move_beds
+from placements.availability import release_reservation
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
-from placements.live import child_of, live_units, problem
+from placements.live import rank_request
 from placements.models import (
     IdempotencyKey,
     LocalAuthority,
@@ -72,7 +70,7 @@ class RequestFacts:
 
 @dataclass(frozen=True)
 class RequestView:
-    """A request with its status and statutory statutory."""
+    """A request with its status and statutory clocks."""
 
     id: str
     authority_id: str
@@ -122,10 +120,10 @@ def fact_errors(facts: RequestFacts, *, now: datetime) -> dict[str, list[str]]:
     if facts.legal_basis != "welfare" and facts.grounds:
         errors["grounds"] = ["grounds apply to welfare requests only"]
     if statutory.needs_approval(facts.age) and not facts.under_13_approval:
-        approvers = " (Wales: the Welsh Ministers)"
+        england, wales = (statutory.jurisdiction(n).under_13_approver for n in ("england", "wales"))
         errors["under_13_approval"] = [
-            f"a child under {statutory.APPROVAL_AGE} needs the Secretary of State's approval"
-            + approvers
+            f"a child under {statutory.APPROVAL_AGE} needs the approval of {england} (Wales:"
+            f" {wales})"
         ]
     errors.update(orders.authority_errors(facts.legal_basis, facts.authority, now=now))
     return errors
@@ -446,11 +444,8 @@ def _cancel_ineligible_offers(session: Session, row: PlacementRequest, settings:
     ).all()
     if not pending:
         return {}
-    _, units = live_units(session)
-    providers = sorted({u.provider_id for u in units})
-    child = child_of(row, load_history(session), providers, now=now)
-    excluded = {e.unit_id: e.reasons for e in solver.rank(problem(units, [child], settings),
-                                                          row.id).excluded}  # fmt: skip
+    _, ranking = rank_request(session, row, settings, now)
+    excluded = {e.unit_id: e.reasons for e in ranking.excluded}
     cancelled = {}
     for offer in pending:
         reasons = [r for r in excluded.get(offer.unit_id, ()) if r in FACT_REASONS]
@@ -597,9 +592,7 @@ def _release_reservation(session: Session, row: PlacementRequest, actor: Actor,
     ).first()
     if offer is None:
         raise Conflict(f"request {row.id} is reserved but no accepted offer holds its bed")
-    if not move_beds(session, offer.unit_id, reserved=-1, by=actor.label,
-                     cause="request_withdrawn", now=now):  # fmt: skip
-        raise Conflict(f"unit {offer.unit_id} holds no reservation to release")
+    release_reservation(session, offer.unit_id, by=actor.label, cause="request_withdrawn", now=now)
     offer.status, offer.cancel_reason = "cancelled", "withdrawn_by_placer"
     audit.record(session, actor, "offer.cancel", "offer", offer.id, at=now,
                  before={"status": "accepted"},

@@ -91,11 +91,7 @@ def call_reviews(sessions: Sessions, settings: Settings, *, now: datetime) -> Re
 
 def _call(session: Session, placement: Placement, panel: Panel, due: datetime,
           settings: Settings, now: datetime) -> Meeting | None:  # fmt: skip
-    held = session.scalars(
-        select(Meeting.held_at)
-        .where(Meeting.placement_id == placement.id, Meeting.status == "held")
-        .order_by(Meeting.held_at.desc())
-    ).first()
+    held = review_dates.last_review_at(session, placement.id)
     agenda = {
         "review": "subsequent" if held else "first",
         "placement_id": placement.id,
