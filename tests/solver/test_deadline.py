@@ -8,7 +8,10 @@ answer without the relaxation, the greedy fill alone).
 from __future__ import annotations
 
 import importlib
+import json
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from functools import cache
@@ -227,3 +230,24 @@ def test_the_pace_follows_a_slower_pairs_computation() -> None:
     assert clock.paced(1_000_000, 100_000, 0.001).pace == 1.0
     assert clock.paced(1_000_000, 100_000, 1.0).pace == solver_budget.MAX_PACE
     assert np.isclose(clock.paced(0, 0, 2 * solver_budget.PAIRS_S_FIXED).pace, 2.0)
+
+
+@pytest.mark.parametrize(("children", "units", "limit"), [(300, 400, 1.0), (3000, 4000, 2.0)])
+def test_the_command_line_solve_keeps_its_time_limit(
+    tmp_path: Path, children: int, units: int, limit: float
+) -> None:
+    """`python -m solver solve FILE --time-limit S`, as measured from outside, in a real process."""
+    made = subprocess.run(
+        [sys.executable, "-m", "solver", "generate", "--children", str(children),
+         "--units", str(units), "--seed", "1"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    path = tmp_path / "instance.json"
+    path.write_text(made.stdout)
+    solved = subprocess.run(
+        [sys.executable, "-m", "solver", "solve", str(path), "--time-limit", str(limit)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    answer = json.loads(solved.stdout)
+    assert answer["solve_seconds"] <= 1.05 * limit, answer["solve_seconds"]
+    assert answer["placed"] <= answer["placed_bound"] and answer["score"] <= answer["score_bound"]
