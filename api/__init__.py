@@ -88,7 +88,9 @@ def create_app(
     )
     app.extensions["placements"] = Service(
         settings,
-        Sessions.for_engine(make_engine(settings.database_url)),
+        Sessions.for_engine(
+            make_engine(settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
+        ),
         clock or clock_from_spec(settings.clock),
         id_source or (RandomIds() if settings.id_seed is None else SeededIds(settings.id_seed)),
     )

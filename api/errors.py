@@ -10,6 +10,7 @@ from marshmallow import fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api.request_log import note_failure
 from placements import errors
 
 STATUS_OF: dict[type[errors.PlacementsError], int] = {
@@ -19,6 +20,7 @@ STATUS_OF: dict[type[errors.PlacementsError], int] = {
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
     errors.InvalidInput: 422,
+    errors.Busy: 503,
 }
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
@@ -74,4 +76,8 @@ def service_error(error: errors.PlacementsError) -> tuple[dict[str, Any], int, d
         payload["errors"] = error.errors
         payload["message"] += ": " + "; ".join(_describe(error.errors))
     headers = {"WWW-Authenticate": 'Bearer realm="placements"'} if status == 401 else {}
+    if isinstance(error, errors.Busy):
+        headers["Retry-After"] = str(error.retry_after_s)
+    if status >= 500:
+        note_failure(error)  # its traceback goes in the request's log line
     return payload, status, headers

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 DEFAULT_DATABASE_URL = "sqlite:///var/placements.db"
 # A home's availability not updated for this long is stale (and, by default, escalated).
 DEFAULT_STALE_HOURS = 24.0
+# How long an SQLite connection waits for the write lock before the request is refused (503).
+DEFAULT_SQLITE_BUSY_TIMEOUT_S = 30.0
 DEFAULT_INCOMPATIBLE_FLAGS: tuple[tuple[str, str], ...] = (("cse_victim", "sexual_harm_risk"),)
 
 
@@ -31,6 +33,8 @@ class Settings:
     notify_seconds: float = 30.0
     clock: str = "system"
     id_seed: int | None = None
+    sqlite_busy_timeout_s: float = DEFAULT_SQLITE_BUSY_TIMEOUT_S
+    matching_time_limit_s: float = 2.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
@@ -55,6 +59,10 @@ class Settings:
             notify_seconds=float(values.get("PLACEMENTS_NOTIFY_SECONDS") or 30),
             clock=values.get("PLACEMENTS_CLOCK") or "system",
             id_seed=int(seed) if (seed := values.get("PLACEMENTS_ID_SEED")) else None,
+            sqlite_busy_timeout_s=float(
+                values.get("PLACEMENTS_SQLITE_BUSY_TIMEOUT") or DEFAULT_SQLITE_BUSY_TIMEOUT_S
+            ),
+            matching_time_limit_s=float(values.get("PLACEMENTS_MATCHING_TIME_LIMIT") or 2.0),
         )
 
     @classmethod

@@ -7,37 +7,65 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
+from placements.config import DEFAULT_SQLITE_BUSY_TIMEOUT_S
+from placements.errors import Busy
+
 READ_ONLY = "placements_read_only"
+# What SQLite says when its lock could not be had within the busy timeout.
+BUSY_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED")
+BUSY_MESSAGES = ("database is locked", "database table is locked")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_SQLITE_BUSY_TIMEOUT_S) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
+
+    On SQLite a lock not had within `busy_timeout_s` raises `Busy` (the API's 503), not the
+    driver's OperationalError.
+    """
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    event.listen(engine, "connect", _configure_sqlite)
+    engine = create_engine(
+        url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False}
+    )
+    millis = max(0, round(busy_timeout_s * 1000))
+    event.listen(engine, "connect", lambda dbapi, _: _configure_sqlite(dbapi, millis))
     event.listen(engine, "begin", _begin_sqlite)
+    event.listen(engine, "handle_error", _refuse_when_busy)
     return engine
 
 
-def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
     # Take transaction control away from pysqlite so that "begin" below decides how to begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def is_busy(error: BaseException | None) -> bool:
+    """Whether a driver error says SQLite's lock could not be had in time."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorname", "")
+    return code in BUSY_CODES or any(m in str(error) for m in BUSY_MESSAGES)
+
+
+def _refuse_when_busy(context: ExceptionContext) -> None:
+    if is_busy(context.original_exception):
+        raise Busy(
+            "the database is busy: its write lock could not be had in time; retry shortly"
+        ) from context.sqlalchemy_exception
 
 
 def _begin_sqlite(connection: Connection) -> None:

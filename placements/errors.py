@@ -44,3 +44,9 @@ class NoBedLeft(Conflict):
 
 class PreconditionFailed(PlacementsError):
     """The client's version (If-Match) is not the current one."""
+
+
+class Busy(PlacementsError):
+    """The database could not be had in time (SQLite's write lock); the client may retry soon."""
+
+    retry_after_s = 1

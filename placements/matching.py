@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import solver
 from placements import audit
@@ -14,10 +15,10 @@ from placements.acceptance import load_history
 from placements.auth import Actor
 from placements.config import Settings
 from placements.db import Sessions
-from placements.errors import NotFound, PlacementsError
+from placements.errors import Busy, NotFound, PlacementsError
 from placements.ids import new_id
 from placements.live import child_of, live_units, problem, rank_request
-from placements.models import MatchingRun, PlacementRequest, Unit
+from placements.models import MatchingRun, PlacementRequest, Provider, Unit
 from placements.offers import OfferChoice, OfferView, create_offers
 from placements.requests import audit_read, load_request
 
@@ -39,17 +40,19 @@ def _named(unit: Unit | None, item: dict[str, Any]) -> dict[str, Any]:
 
 def options(sessions: Sessions, actor: Actor, request_id: str, *, settings: Settings,
             now: datetime) -> OptionsView:  # fmt: skip
-    """Rank every unit for a request on the live state."""
-    with sessions.begin() as session:
+    """Rank every unit for a request on the live state (a read from outside is audited)."""
+    with sessions.read() as session:
         request = load_request(session, actor, request_id)
-        audit_read(session, actor, request, now)
         rows, ranking = rank_request(session, request, settings, now)
-        ranked = solver.ranking_to_dict(ranking)
-        return OptionsView(
-            request_id,
-            [_named(rows.get(o["unit_id"]), o) for o in ranked["options"]],
-            [_named(rows.get(e["unit_id"]), e) for e in ranked["excluded"]],
-        )
+    if actor.authority_id != request.authority_id:
+        with sessions.begin() as session:  # the audit event alone: a short write
+            audit_read(session, actor, request, now)
+    ranked = solver.ranking_to_dict(ranking)
+    return OptionsView(
+        request_id,
+        [_named(rows.get(o["unit_id"]), o) for o in ranked["options"]],
+        [_named(rows.get(e["unit_id"]), e) for e in ranked["excluded"]],
+    )
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,49 @@ def _run_view(run: MatchingRun) -> RunView:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a batch run read: the matcher's problem and what each proposal depends on."""
+
+    problem: solver.Problem
+    names: dict[str, Unit]
+    request_versions: dict[str, datetime]
+    unit_versions: dict[str, int]
+
+
 def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: datetime,
-              time_limit_s: float = 2.0) -> RunView:  # fmt: skip
-    """Match every waiting request to free beds at once; propose, never place."""
+              time_limit_s: float | None = None) -> RunView:  # fmt: skip
+    """Match every waiting request to free beds at once; propose, never place.
+
+    The state is read in a read transaction and solved outside any transaction, so no writer
+    waits on the solve; the run is then written in a short transaction that drops each proposal
+    whose request or unit changed meanwhile (see `_still_valid`).
+    """
     actor.require("admin")
+    snapshot = _read_snapshot(sessions, settings, now)
+    limit = settings.matching_time_limit_s if time_limit_s is None else time_limit_s
+    solution = solver.match(snapshot.problem, time_limit_s=limit, workers=2)
+    result = solver.solution_to_dict(solution)
     with sessions.begin() as session:
+        kept, dropped = _still_valid(session, snapshot, result["assignments"])
+        run = MatchingRun(
+            id=new_id("RUN"), created_at=now, created_by=actor.label,
+            status=solution.status if not dropped else "feasible",
+            placed=len(kept), placed_bound=solution.placed_bound,
+            score=solution.score - sum(d["score"] for d in dropped),
+            score_bound=solution.score_bound, solve_seconds=solution.solve_seconds,
+            proposals=[_named(snapshot.names.get(a["unit_id"]), a) for a in kept],
+            unplaced=list(result["unplaced"]) + [_changed(d) for d in dropped],
+        )  # fmt: skip
+        session.add(run)
+        after = {"placed": run.placed, "waiting": len(snapshot.problem.children),
+                 "changed_during_run": len(dropped)}  # fmt: skip
+        audit.record(session, actor, "matching.run", "matching_run", run.id, at=now, after=after)
+        return _run_view(run)
+
+
+def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Snapshot:
+    with sessions.read() as session:
         rows, units = live_units(session)
         history = load_history(session)
         providers = sorted({u.provider_id for u in units})
@@ -91,22 +132,59 @@ def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: date
             .order_by(PlacementRequest.created_at, PlacementRequest.id)
         ).all()
         children = [child_of(r, history, providers, now=now) for r in waiting]
-        solution = solver.match(
-            problem(units, children, settings), time_limit_s=time_limit_s, workers=2
+        return _Snapshot(
+            problem(units, children, settings),
+            {u.id: u for u in rows},
+            {r.id: r.updated_at for r in waiting},
+            {u.id: u.version for u in rows},
         )
-        names = {u.id: u for u in rows}
-        result = solver.solution_to_dict(solution)
-        run = MatchingRun(
-            id=new_id("RUN"), created_at=now, created_by=actor.label, status=solution.status,
-            placed=solution.placed, placed_bound=solution.placed_bound, score=solution.score,
-            score_bound=solution.score_bound, solve_seconds=solution.solve_seconds,
-            proposals=[_named(names.get(a["unit_id"]), a) for a in result["assignments"]],
-            unplaced=list(result["unplaced"]),
-        )  # fmt: skip
-        session.add(run)
-        audit.record(session, actor, "matching.run", "matching_run", run.id, at=now,
-                     after={"placed": run.placed, "waiting": len(children)})  # fmt: skip
-        return _run_view(run)
+
+
+def _still_valid(session: Session, snapshot: _Snapshot, assignments: list[dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+    """Split proposals into those still valid and those whose request or unit changed.
+
+    A request changed if it is no longer waiting or was edited (`updated_at`); a unit changed if
+    its version moved (every change of its counts, flags or reservations moves it) or its home
+    closed. Proposals are only proposals: offering one re-checks the live state again.
+    """
+    request_ids = [a["child_id"] for a in assignments]
+    unit_ids = sorted({a["unit_id"] for a in assignments})
+    requests_now = dict(
+        session.execute(
+            select(PlacementRequest.id, PlacementRequest.updated_at).where(
+                PlacementRequest.id.in_(request_ids), PlacementRequest.status == "waiting"
+            )
+        ).all()
+    )
+    units_now = dict(
+        session.execute(
+            select(Unit.id, Unit.version)
+            .join(Provider)
+            .where(Unit.id.in_(unit_ids), Provider.status != "closed")
+        ).all()
+    )
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    for assignment in assignments:
+        child, unit = assignment["child_id"], assignment["unit_id"]
+        same_request = requests_now.get(child) == snapshot.request_versions.get(child)
+        same_unit = units_now.get(unit) == snapshot.unit_versions.get(unit)
+        if same_request and same_unit:
+            kept.append(assignment)
+        else:
+            dropped.append({**assignment, "request": not same_request, "unit": not same_unit})
+    return kept, dropped
+
+
+def _changed(dropped: dict[str, Any]) -> dict[str, Any]:
+    """A proposal dropped because its request or unit changed during the run, as unplaced."""
+    changed = {"request": int(dropped["request"]), "unit": int(dropped["unit"])}
+    return {
+        "child_id": dropped["child_id"],
+        "reasons": {"changed_during_run": changed},
+        "proposed_unit_id": dropped["unit_id"],
+    }
 
 
 def get_run(sessions: Sessions, actor: Actor, run_id: str) -> RunView:
@@ -138,6 +216,8 @@ def offer_run(sessions: Sessions, actor: Actor, run_id: str, *, settings: Settin
         try:
             sent += create_offers(sessions, actor, proposal["child_id"], choice,
                                   settings=settings, now=now, run_id=run_id)  # fmt: skip
+        except Busy:
+            raise  # the database, not the proposal: the caller may retry the whole call
         except PlacementsError as refused:
             reasons = refused.errors or {"request": [refused.message]}
             skipped.append({"child_id": proposal["child_id"], "unit_id": proposal["unit_id"],
