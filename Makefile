@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PLACEMENTS_DATABASE_URL ?= sqlite:///var/placements.db
 
-.PHONY: run test lint typecheck contracts migrations-check pytest bench install clean
+.PHONY: run test lint typecheck contracts migrations-check pytest fuzz bench install clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ migrations-check: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests ran: failing"; exit 1; fi; exit $$status
+
+# schemathesis --checks all, stateful, 100 examples per operation, four roles, SQLite and PostgreSQL
+# (PLACEMENTS_TEST_DATABASE_URL must name a PostgreSQL test database).
+fuzz: $(STAMP)
+	PLACEMENTS_FUZZ_EXAMPLES=$${PLACEMENTS_FUZZ_EXAMPLES:-100} PLACEMENTS_TEST_REQUIRE_POSTGRES=1 \
+	$(BIN)/pytest -q -p no:cacheprovider -m fuzz tests/api/test_openapi_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m solver bench

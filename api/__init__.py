@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import flask_smorest
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from api import (
     admissions,
@@ -25,7 +25,7 @@ from api import (
     thresholds,
     units,
 )
-from api.body import NUL, refusal
+from api.body import NUL, body_refusal, refusal, takes_json_body, unstorable_path_argument
 from api.context import Service, actor, service
 from api.errors import PlacementsApi, service_error
 from api.request_log import configure_logging, init_request_log
@@ -115,6 +115,26 @@ def create_app(
         endpoint = request.endpoint or ""
         if endpoint and endpoint not in PUBLIC_ENDPOINTS and not endpoint.startswith("api-docs."):
             actor()
+
+    @app.before_request
+    def refuse_what_the_operation_cannot_take() -> None:
+        if request.routing_exception is not None:
+            return  # no such operation: 404 or 405 says so
+        # A path id no record can have is unknown (404), on every database alike.
+        name = unstorable_path_argument(request.view_args or {})
+        if name is not None:
+            flask_smorest.abort(404, message=f"not found: {name} holds a NUL or a lone surrogate")
+        view = current_app.view_functions.get(request.endpoint or "")
+        wrong = body_refusal(
+            request.get_data(),
+            media_type=request.mimetype,
+            takes_json=takes_json_body(view, request.method),
+        )
+        if wrong is not None:
+            headers = {"Accept": "application/json"} if wrong.status == 415 else {}
+            flask_smorest.abort(
+                wrong.status, message=wrong.message, errors=wrong.errors, headers=headers
+            )
 
     @app.before_request
     def refuse_text_that_cannot_be_stored() -> None:

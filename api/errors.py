@@ -6,10 +6,12 @@ from typing import Any
 
 from flask_smorest import Api
 from flask_smorest.error_handler import ErrorSchema
+from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api import openapi
 from api.request_log import note_failure
 from placements import errors
 
@@ -23,7 +25,7 @@ STATUS_OF: dict[type[errors.PlacementsError], int] = {
     errors.Busy: 503,
 }
 
-KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Accept")
 
 
 def _describe(errors_by_place: Any, prefix: str = "") -> list[str]:
@@ -45,9 +47,19 @@ class PlacementsErrorSchema(ErrorSchema):  # type: ignore[misc]
 
 
 class PlacementsApi(Api):  # type: ignore[misc]
-    """flask-smorest's Api, keeping response headers and always giving a message."""
+    """flask-smorest's Api, keeping response headers and always giving a message, with an
+    OpenAPI document that declares every status the service can answer (api/openapi.py)."""
 
     ERROR_SCHEMA = PlacementsErrorSchema
+
+    def _init_spec(self, **options: Any) -> None:
+        options["extra_plugins"] = [*options.get("extra_plugins", ()), openapi.ContractPlugin()]
+        super()._init_spec(**options)
+        openapi.extend(self.spec, self.ma_plugin.converter)
+
+    def _register_pagination_header(self) -> None:
+        header = openapi.pagination_header(PaginationMetadataSchema)
+        self.spec.components.header("PAGINATION", header, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, Any]:
         """Render an HTTP error as JSON, keeping Allow and WWW-Authenticate headers."""

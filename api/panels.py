@@ -16,6 +16,11 @@ from placements import panels
 blp = Blueprint("panels", __name__, url_prefix="/panels", description="Panels and their members")
 
 KINDS = ("review", "escalation")
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+WEBHOOK_URL = validate.Regexp(
+    rf"https?://{LABEL}(?:\.{LABEL})*(?::[0-9]{{1,5}})?(?:[/?#][\x21-\x7e]*)?\Z",
+    error="an http or https URL: host name, optional port, path without spaces",
+)
 MEMBER_ROLES = ("chair", "member")
 
 
@@ -51,10 +56,9 @@ class PanelSpecSchema(Schema):
     members = fields.List(
         fields.Nested(MemberSchema), load_default=list, validate=validate.Length(max=50)
     )
-    webhook_url = fields.Url(
-        allow_none=True, load_default=None, require_tld=False, schemes={"http", "https"},
-        validate=validate.Length(max=500),
-    )  # fmt: skip
+    webhook_url = fields.String(
+        allow_none=True, load_default=None, validate=[validate.Length(max=500), WEBHOOK_URL]
+    )
     webhook_secret = fields.String(
         allow_none=True, load_default=None, load_only=True, validate=validate.Length(8, 200)
     )

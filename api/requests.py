@@ -119,12 +119,10 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
 class RequestCreateSchema(RequestFieldsSchema):
     """A new request; case_reference, age, sex and legal_basis are required."""
 
-    @validates_schema
-    def required(self, data: dict[str, Any], **_: Any) -> None:
-        """Name every missing required field."""
-        missing = [k for k in ("case_reference", "age", "sex", "legal_basis") if k not in data]
-        if missing:
-            raise ValidationError({k: ["Missing data for required field."] for k in missing})
+    case_reference = fields.String(required=True, validate=CASE_REFERENCE)
+    age = StrictInteger(required=True, validate=validate.Range(10, 17))
+    sex = one_of(SEXES, required=True)
+    legal_basis = one_of(LEGAL_BASES, required=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Any:
@@ -272,6 +270,8 @@ class OptionsSchema(Schema):
 
 class OfferCreateSchema(Schema):
     """Offer to named units, or to the `top` best options (default 3)."""
+
+    openapi_constraints = {"maxProperties": 1}  # unit_ids or top, not both
 
     unit_ids = fields.List(fields.String(), validate=validate.Length(1, 20))
     top = StrictInteger(validate=validate.Range(1, 20))

@@ -50,6 +50,8 @@ class RuleChangeSchema(Schema):
 class ThresholdsChangeSchema(Schema):
     """New settings of some rules; rules not named keep theirs."""
 
+    openapi_constraints = {"minProperties": 1}  # at least one rule
+
     open_welfare_requests = fields.Nested(RuleChangeSchema)
     free_welfare_beds = fields.Nested(RuleChangeSchema)
     longest_wait_days = fields.Nested(RuleChangeSchema)

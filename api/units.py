@@ -67,18 +67,29 @@ class UnitQuerySchema(Schema):
         return units.UnitFilter(**data)
 
 
+KEPT_WHEN_OMITTED = ("out_of_use_reason", "resident_flags")
+
+
 class AvailabilityUpdateSchema(Schema):
-    """A provider's report of a unit's beds."""
+    """A provider's report of a unit's beds: staffed and occupied replace the unit's; an omitted
+    out_of_use_reason or resident_flags keeps the unit's own (send null or {} to clear it)."""
 
     staffed_beds = StrictInteger(required=True, validate=validate.Range(min=0, max=1000))
     occupied_beds = StrictInteger(required=True, validate=validate.Range(min=0, max=1000))
-    out_of_use_reason = one_of(OUT_OF_USE_REASONS, allow_none=True, load_default=None)
-    resident_flags = flag_counts(load_default=dict)
+    out_of_use_reason = one_of(
+        OUT_OF_USE_REASONS,
+        allow_none=True,
+        metadata={"description": "required when staffed < approved; omitted: the unit's is kept"},
+    )
+    resident_flags = flag_counts(
+        metadata={"description": "residents per flag, each <= occupied; omitted: kept as they are"}
+    )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> availability.AvailabilityUpdate:
-        """Build the update."""
-        return availability.AvailabilityUpdate(**data)
+        """Build the update, naming the fields left out so that the unit keeps them."""
+        kept = frozenset(name for name in KEPT_WHEN_OMITTED if name not in data)
+        return availability.AvailabilityUpdate(**data, kept=kept)
 
 
 class HistoryEntrySchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,9 @@ from placements.errors import Conflict, InvalidInput, NotFound, PreconditionFail
 from placements.models import AvailabilityChange, Provider, Unit
 from placements.units import UnitView, is_stale, load_unit
 
+AnyVersion = Literal["*"]
+ANY_VERSION: Final[AnyVersion] = "*"  # If-Match: * (any current version)
+
 
 @dataclass(frozen=True)
 class AvailabilityUpdate:
@@ -28,6 +31,17 @@ class AvailabilityUpdate:
     occupied_beds: int
     out_of_use_reason: str | None = None
     resident_flags: dict[str, int] = field(default_factory=dict)
+    # Fields the client left out (out_of_use_reason, resident_flags): the unit keeps its own.
+    kept: frozenset[str] = frozenset()
+
+    def over(self, unit: Unit) -> AvailabilityUpdate:
+        """This update with the fields it keeps filled in from the unit."""
+        return AvailabilityUpdate(
+            self.staffed_beds,
+            self.occupied_beds,
+            unit.out_of_use_reason if "out_of_use_reason" in self.kept else self.out_of_use_reason,
+            dict(unit.resident_flags) if "resident_flags" in self.kept else self.resident_flags,
+        )
 
 
 @dataclass(frozen=True)
@@ -160,20 +174,34 @@ def release_reservation(session: Session, unit_id: str, *, by: str, cause: str,
         raise Conflict(f"unit {unit_id} holds no reservation to release")
 
 
+def _accepted_versions(expected: int | frozenset[int] | AnyVersion) -> frozenset[int] | None:
+    """The versions an update may replace; None for any."""
+    if isinstance(expected, str):
+        return None
+    return frozenset({expected}) if isinstance(expected, int) else expected
+
+
 def update_availability(
     sessions: Sessions,
     actor: Actor,
     unit_id: str,
     change: AvailabilityUpdate,
     *,
-    expected_version: int | None,
+    expected_version: int | frozenset[int] | AnyVersion,
     settings: Settings,
     now: datetime,
 ) -> UnitView:
-    """Replace a unit's reported counts if the client's version is still current."""
+    """Replace a unit's reported counts if a version the client names (or any) is still current."""
+    accepted = _accepted_versions(expected_version)
     with sessions.begin() as session:
         unit = load_unit(session, unit_id)
         actor.require_provider(unit.provider_id)
+        # Preconditions before the content (RFC 9110, 13.2.1): a stale tag is 412 whatever it says.
+        if accepted is not None and unit.version not in accepted:
+            raise PreconditionFailed(
+                f"unit {unit_id} has changed (version {unit.version}); fetch it and retry"
+            )
+        change = change.over(unit)
         reason = change.out_of_use_reason if change.staffed_beds < unit.approved_beds else None
         errors = count_errors(
             approved=unit.approved_beds,
@@ -185,17 +213,14 @@ def update_availability(
         )
         if errors:
             raise InvalidInput(f"invalid availability for unit {unit_id}", errors=errors)
-        if expected_version != unit.version:
-            raise PreconditionFailed(
-                f"unit {unit_id} has changed (version {unit.version}); fetch it and retry"
-            )
         before = snapshot(unit)
         # The database decides who wins: the version must still match when the row is written.
+        current = [] if accepted is None else [Unit.version.in_(accepted)]
         statement = (
             update(Unit)
             .where(
                 Unit.id == unit_id,
-                Unit.version == expected_version,
+                *current,
                 Unit.reserved_beds + change.occupied_beds <= change.staffed_beds,
             )
             .values(

@@ -43,7 +43,7 @@ def test_twenty_updates_with_one_etag_let_exactly_one_win(
     statuses: list[int] = []
 
     def client(n: int) -> None:
-        body = {"staffed_beds": 8, "occupied_beds": n % 4}
+        body = {"staffed_beds": 8, "occupied_beds": n % 4, "resident_flags": {}}
         barrier.wait()
         status, _, _ = call(
             "PUT", f"{server}/units/{UNIT}/availability", secret, body, {"If-Match": etag}

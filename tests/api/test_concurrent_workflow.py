@@ -61,7 +61,8 @@ def test_twenty_accepts_for_three_beds_reserve_exactly_three_ten_times_over(
 
         def provider_update(provider: str = provider, occupied: int = occupied) -> int:
             _, headers, unit = call("GET", f"{server}/units/{UNIT}", provider)
-            body = {"staffed_beds": unit["staffed_beds"], "occupied_beds": occupied}
+            body = {"staffed_beds": unit["staffed_beds"], "occupied_beds": occupied,
+                    "resident_flags": {}}  # fmt: skip
             put = call(
                 "PUT", f"{server}/units/{UNIT}/availability", provider, body,
                 {"If-Match": headers["ETag"]},
