@@ -23,7 +23,7 @@ FRONT_RESPONSES = {  # from the HTTP server in front of Flask, for any request
 COMMON_RESPONSES = {
     "401": "UNAUTHORIZED",
     "403": "FORBIDDEN",
-    "503": "SERVICE_UNAVAILABLE",
+    "503": "BUSY",
 }
 BODY_RESPONSES = {
     "400": "BAD_REQUEST",
@@ -127,6 +127,13 @@ def pagination_header(schema: type[Schema]) -> dict[str, Any]:
 
 
 def extend(spec: APISpec, converter: Any) -> None:
-    """Teach the document's converter the field constraints above."""
-    del spec
+    """Teach the document's converter the field constraints above; name the 503 response."""
     converter.add_attribute_function(field_constraints)
+    spec.components.response(
+        "BUSY",
+        {
+            "description": "The database is busy (SQLite's write lock): retry after Retry-After",
+            "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+        },
+    )
