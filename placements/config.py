@@ -31,6 +31,7 @@ class Settings:
     review_calls_seconds: float = 3600.0
     offer_expiry_seconds: float = 60.0
     notify_seconds: float = 30.0
+    delivery_timeout_seconds: float = 10.0
     clock: str = "system"
     id_seed: int | None = None
     sqlite_busy_timeout_s: float = DEFAULT_SQLITE_BUSY_TIMEOUT_S
@@ -57,6 +58,9 @@ class Settings:
             review_calls_seconds=float(values.get("PLACEMENTS_REVIEW_CALLS_SECONDS") or 3600),
             offer_expiry_seconds=float(values.get("PLACEMENTS_OFFER_EXPIRY_SECONDS") or 60),
             notify_seconds=float(values.get("PLACEMENTS_NOTIFY_SECONDS") or 30),
+            delivery_timeout_seconds=float(
+                values.get("PLACEMENTS_DELIVERY_TIMEOUT_SECONDS") or 10
+            ),
             clock=values.get("PLACEMENTS_CLOCK") or "system",
             id_seed=int(seed) if (seed := values.get("PLACEMENTS_ID_SEED")) else None,
             sqlite_busy_timeout_s=float(

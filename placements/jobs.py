@@ -36,7 +36,10 @@ def offer_expiry(sessions: Sessions, settings: Settings, now: datetime) -> str:
 def notify(sessions: Sessions, settings: Settings, now: datetime) -> str:
     """Deliver due notifications by email and webhook."""
     result = notifications.deliver(sessions, settings, now=now)
-    return f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}"
+    return (
+        f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}, "
+        f"deferred {result.deferred}"
+    )
 
 
 JOBS: dict[str, Job] = {

@@ -521,10 +521,23 @@ class Notification(Base):
 
 
 class SchedulerLease(Base):
-    """Who runs the scheduled jobs, until when (SQLite; PostgreSQL uses an advisory lock)."""
+    """Who runs the scheduled jobs, until when (with an advisory lock beside it on PostgreSQL)."""
 
     __tablename__ = "scheduler_lease"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class JobRun(Base):
+    """The last successful run of each scheduled job, so that a new leader knows what is due."""
+
+    __tablename__ = "job_run"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Real (system) time, like the lease: when a job is due does not follow a fixed service clock.
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    holder: Mapped[str] = mapped_column(String(200))
+    result: Mapped[str] = mapped_column(String(500))

@@ -7,12 +7,15 @@ import hashlib
 import hmac
 import http.client
 import json
+import logging
 import smtplib
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -23,19 +26,25 @@ from sqlalchemy.orm import Session
 
 from placements import audit, invitations
 from placements.auth import SYSTEM, Actor
+from placements.clock import RunningClock
 from placements.config import Settings
 from placements.db import Sessions
 from placements.ids import new_hex
+from placements.invitations import UID_DOMAIN
 from placements.models import Meeting, Notification, Panel
 from placements.panels import signing_key
+
+log = logging.getLogger("placements.notifications")
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=2)
 GIVE_UP_AFTER = timedelta(hours=24)
-# A claimed notification is not tried again by anyone else for this long.
+# A claimed notification is not tried again by anyone else for this long; a run starts no send
+# that could end after it, so a batch never outlasts its claim.
 CLAIM = timedelta(minutes=5)
 BATCH = 200
-TIMEOUT_SECONDS = 10
+# How an attempt that ran out of its deadline is recorded (the rest of its lane is then skipped).
+NO_ANSWER = "no answer within"
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,19 @@ class Delivery:
     sent: int
     retrying: int
     failed: int
+    # Claimed but not tried before the claim ran out: due again at once, no attempt counted.
+    deferred: int = 0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One claimed notification, loaded for sending."""
+
+    id: str
+    channel: str
+    recipient: str
+    content: dict[str, Any]
+    secret: str | None
 
 
 def _view(row: Notification) -> NotificationView:
@@ -143,7 +165,7 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LONGEST_RETRY)
 
 
-def _claim(sessions: Sessions, now: datetime) -> list[str]:
+def _claim(sessions: Sessions, now: datetime) -> list[Outgoing]:
     """Take the due notifications for this run; a concurrent run takes none of them."""
     with sessions.begin() as session:
         due = session.scalars(
@@ -161,37 +183,108 @@ def _claim(sessions: Sessions, now: datetime) -> list[str]:
                     Notification.status == "pending",
                     Notification.next_attempt_at <= now,
                 )
-                .values(next_attempt_at=now + CLAIM, attempts=Notification.attempts + 1)
+                .values(next_attempt_at=now + CLAIM)
                 .returning(Notification.id)
                 .execution_options(synchronize_session=False)
             ).scalar_one_or_none()
             if won is not None:
                 claimed.append(won)
-        return claimed
+        rows = [session.get_one(Notification, notification_id) for notification_id in claimed]
+        return [
+            Outgoing(
+                row.id, row.channel, row.recipient, dict(row.content), _secret_for(session, row)
+            )
+            for row in rows
+        ]
+
+
+def receiver_of(item: Outgoing, settings: Settings) -> str:
+    """Who answers a send: the SMTP server for emails, the URL's host and port for webhooks."""
+    if item.channel == "email":
+        return f"smtp {settings.smtp_url or '-'}"
+    return f"webhook {urlsplit(item.recipient).netloc}"
 
 
 def deliver(sessions: Sessions, settings: Settings, *, now: datetime) -> Delivery:
-    """Send every due notification; failures retry with backoff for 24 hours, then fail."""
-    sent = retrying = failed = 0
-    for notification_id in _claim(sessions, now):
-        with sessions.read() as session:
-            row = session.get(Notification, notification_id)
-            assert row is not None
-            secret = _secret_for(session, row)
-            channel, recipient, content = row.channel, row.recipient, dict(row.content)
+    """Send every due notification; failures retry with backoff for 24 hours, then fail.
+
+    One lane per receiver, all lanes at once: a slow or hung receiver delays only its own
+    notifications. Each send has `delivery_timeout_seconds`; after a send ran out of it, the rest
+    of that receiver's batch is not tried in this run (they are retried with backoff).
+    """
+    moment = RunningClock(now)  # the moment of each send: the job's time plus what has elapsed
+    claimed = _claim(sessions, now)
+    lanes: dict[str, list[Outgoing]] = {}
+    for item in claimed:
+        lanes.setdefault(receiver_of(item, settings), []).append(item)
+    outcomes: list[str] = []
+    threads = [
+        threading.Thread(target=_send_lane, name=f"lane {receiver}", daemon=True,
+                         args=(sessions, settings, receiver, items, moment, now + CLAIM, outcomes))
+        for receiver, items in lanes.items()
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        # A lane starts no send that could end after the claim; the margin is for the database.
+        thread.join(max(0.0, (now + CLAIM - moment.now()).total_seconds()) + 30)
+    return Delivery(outcomes.count("sent"), outcomes.count("pending"), outcomes.count("failed"),
+                    outcomes.count("deferred"))  # fmt: skip
+
+
+def _send_lane(
+    sessions: Sessions,
+    settings: Settings,
+    receiver: str,
+    items: list[Outgoing],
+    moment: RunningClock,
+    claim_ends: datetime,
+    outcomes: list[str],
+) -> None:
+    """Send one receiver's notifications in turn, each within its deadline."""
+    deadline = settings.delivery_timeout_seconds
+    silent: str | None = None
+    for item in items:
+        if silent is None and moment.now() + timedelta(seconds=deadline) > claim_ends:
+            _defer(sessions, item.id, claim_ends - CLAIM)
+            outcomes.append("deferred")
+            continue
+        error = silent or _attempt(item, settings, moment, deadline)
+        if silent is None and error is not None and error.startswith(NO_ANSWER):
+            silent = f"not tried: {receiver} gave no answer within the deadline in this run"
+        outcomes.append(_record(sessions, item.id, error, moment.now()))
+
+
+def _attempt(item: Outgoing, settings: Settings, moment: RunningClock,
+             deadline: float) -> str | None:  # fmt: skip
+    """Send in a thread of its own and wait for it at most `deadline` seconds; the error, if any.
+
+    A send past its deadline is abandoned (its thread ends at the socket timeout); if it still
+    gets through, the retry is a duplicate that the receiver drops by its id.
+    """
+    outcome: list[str | None] = []
+
+    def send() -> None:
         try:
-            if channel == "email":
-                send_email(settings, recipient, content)
+            if item.channel == "email":
+                send_email(settings, item.recipient, item.content, notification_id=item.id,
+                           sent_at=moment.now(), timeout=deadline)  # fmt: skip
             else:
-                send_webhook(recipient, secret, notification_id, content["body"], now)
-            error = None
+                send_webhook(item.recipient, item.secret, item.id, item.content["body"],
+                             moment.now(), timeout=deadline)  # fmt: skip
+            outcome.append(None)
         except (OSError, http.client.HTTPException, smtplib.SMTPException, ValueError) as problem:
-            error = f"{type(problem).__name__}: {problem}"[:2000]
-        outcome = _record(sessions, notification_id, error, now)
-        sent += outcome == "sent"
-        retrying += outcome == "pending"
-        failed += outcome == "failed"
-    return Delivery(sent, retrying, failed)
+            outcome.append(f"{type(problem).__name__}: {problem}"[:2000])
+        except Exception as problem:  # a fault of ours: kept on the row and logged, then retried
+            log.exception("sending notification %s failed", item.id)
+            outcome.append(f"{type(problem).__name__}: {problem}"[:2000])
+
+    sender = threading.Thread(target=send, name=f"send {item.id}", daemon=True)
+    sender.start()
+    sender.join(deadline)
+    if sender.is_alive() or not outcome:
+        return f"{NO_ANSWER} the {deadline:g} s deadline"
+    return outcome[0]
 
 
 def _secret_for(session: Session, row: Notification) -> str | None:
@@ -202,10 +295,16 @@ def _secret_for(session: Session, row: Notification) -> str | None:
     return panel.webhook_secret if panel else None
 
 
+def _defer(sessions: Sessions, notification_id: str, now: datetime) -> None:
+    """Give back a claimed notification that was not tried: due again at the next run."""
+    with sessions.begin() as session:
+        session.get_one(Notification, notification_id).next_attempt_at = now
+
+
 def _record(sessions: Sessions, notification_id: str, error: str | None, now: datetime) -> str:
     with sessions.begin() as session:
-        row = session.get(Notification, notification_id)
-        assert row is not None
+        row = session.get_one(Notification, notification_id)
+        row.attempts += 1
         if error is None:
             row.status, row.sent_at, row.last_error = "sent", now, None
             return row.status
@@ -220,12 +319,20 @@ def _record(sessions: Sessions, notification_id: str, error: str | None, now: da
         return row.status
 
 
-def send_email(settings: Settings, to: str, content: dict[str, Any]) -> None:
+def message_id_for(notification_id: str) -> str:
+    """The email's Message-ID: the notification id, so every retry carries the same one."""
+    return f"<{notification_id}@{UID_DOMAIN}>"
+
+
+def send_email(settings: Settings, to: str, content: dict[str, Any], *, notification_id: str,
+               sent_at: datetime, timeout: float) -> None:  # fmt: skip
     """Send one email over SMTP: plain text with the invitation attached as text/calendar."""
     if not settings.smtp_url:
         raise ValueError("PLACEMENTS_SMTP_URL is not set")
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = settings.mail_from, to, content["subject"]
+    message["Message-ID"] = message_id_for(notification_id)
+    message["Date"] = format_datetime(sent_at)
     message.set_content(content["text"])
     message.add_attachment(
         content["ics"].encode(), maintype="text", subtype="calendar",
@@ -235,7 +342,7 @@ def send_email(settings: Settings, to: str, content: dict[str, Any]) -> None:
     secure = url.scheme == "smtps"
     client_class = smtplib.SMTP_SSL if secure else smtplib.SMTP
     port = url.port or (465 if secure else 25)
-    with client_class(url.hostname or "127.0.0.1", port, timeout=TIMEOUT_SECONDS) as client:
+    with client_class(url.hostname or "127.0.0.1", port, timeout=timeout) as client:
         if url.scheme == "smtp+starttls":
             client.starttls()
         if url.username:
@@ -244,12 +351,12 @@ def send_email(settings: Settings, to: str, content: dict[str, Any]) -> None:
 
 
 def send_webhook(url: str, secret: str | None, webhook_id: str, body: dict[str, Any],
-                 now: datetime) -> None:  # fmt: skip
-    """POST one signed webhook; anything but a 2xx answer is a failure."""
+                 sent_at: datetime, *, timeout: float) -> None:  # fmt: skip
+    """POST one signed webhook, stamped and signed at the moment of sending; only 2xx succeeds."""
     if not secret:
         raise ValueError("the panel has no webhook secret")
     data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = int(now.timestamp())
+    timestamp = int(sent_at.timestamp())
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "content-type": "application/json",
         "webhook-id": webhook_id,
@@ -257,7 +364,7 @@ def send_webhook(url: str, secret: str | None, webhook_id: str, body: dict[str, 
         "webhook-signature": sign(secret, webhook_id, timestamp, data),
     })  # fmt: skip
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
     except urllib.error.HTTPError as error:
         raise ValueError(f"the receiver answered {error.code}") from error

@@ -8,7 +8,10 @@ import email
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -180,3 +183,184 @@ def test_backoff_doubles_up_to_two_hours() -> None:
     delays = [notifications.retry_delay(n) for n in (1, 2, 3, 10, 30)]
     assert delays[:3] == [timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2)]
     assert delays[3:] == [timedelta(hours=2), timedelta(hours=2)]
+
+
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+class RawReceiver:
+    """A webhook receiver on a raw socket: answers, answers slowly, or trickles an answer forever.
+
+    `trickle` sends a status line and then one byte every 0.2 s, so that no socket timeout ever
+    fires: only a deadline on the whole send ends it.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
+
+    def serve(self, connection: socket.socket) -> None:
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")[1:]
+            headers = {
+                k.strip().title(): v.strip() for k, _, v in (h.partition(":") for h in lines)
+            }
+            while len(body) < int(headers.get("Content-Length", 0)):
+                body += connection.recv(65536)
+            if self.mode == "trickle":
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                with contextlib.suppress(OSError):
+                    while not self.stopped.wait(0.2):
+                        connection.sendall(b"X")
+                return
+            if self.mode == "slow":
+                time.sleep(1.5)
+            self.deliveries.append((headers, body))
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            )
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def call_a_review_with(sessions: Sessions, url: str, settings: Settings) -> None:
+    with_webhook(sessions, url)
+    admit(sessions, authority_id="southwark", admitted_at=datetime(2026, 1, 5, 10, tzinfo=UTC))
+    reviews.call_reviews(sessions, settings, now=CALLED)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_hung_webhook_receiver_delays_no_email_and_its_webhooks_are_retried_later(
+    seeded: Sessions, inbox: tuple[Inbox, Controller]
+) -> None:
+    handler, controller = inbox
+    controller.start()
+    receiver = RawReceiver("trickle")
+    settings = Settings(smtp_url=f"smtp://127.0.0.1:{controller.port}",
+                        delivery_timeout_seconds=5)  # fmt: skip
+    try:
+        call_a_review_with(seeded, f"http://127.0.0.1:{receiver.port}/hooks", settings)
+        results: list[notifications.Delivery] = []
+        run = threading.Thread(
+            target=lambda: results.append(notifications.deliver(seeded, settings, now=CALLED))
+        )
+        run.start()
+        # Every email of the batch is in while the first webhook still hangs in its deadline.
+        assert wait_for(lambda: len(handler.messages) == 3, 20) and run.is_alive()
+        run.join(60)
+        assert not run.is_alive(), "a send outlived its deadline"
+        [result] = results
+        assert (result.sent, result.retrying, result.failed) == (3, 3, 0)
+        with seeded.read() as session:
+            hooks = session.scalars(
+                select(Notification).where(Notification.channel == "webhook")
+            ).all()
+            errors = sorted(h.last_error or "" for h in hooks)
+        assert errors[0] == "no answer within the 5 s deadline"
+        assert all(e.startswith("not tried: webhook 127.0.0.1:") for e in errors[1:]), errors
+        assert all(h.status == "pending" and h.attempts == 1 for h in hooks)
+        receiver.mode = "answer"
+        later = notifications.deliver(seeded, settings, now=CALLED + timedelta(minutes=1))
+        assert (later.sent, later.retrying) == (3, 0)
+        assert {h["Webhook-Id"] for h, _ in receiver.deliveries} == {h.id for h in hooks}
+        assert all(verified(headers, body) for headers, body in receiver.deliveries)
+        assert len(handler.messages) == 3
+    finally:
+        receiver.close()
+
+
+def test_a_webhook_is_stamped_and_signed_at_the_moment_it_is_sent(seeded: Sessions) -> None:
+    receiver = RawReceiver("slow")  # each answer takes 1.5 s
+    try:
+        call_a_review_with(seeded, f"http://127.0.0.1:{receiver.port}/hooks", Settings())
+        notifications.deliver(seeded, Settings(), now=CALLED)
+        stamps = [int(headers["Webhook-Timestamp"]) for headers, _ in receiver.deliveries]
+        assert len(stamps) == 3 and all(verified(h, b) for h, b in receiver.deliveries)
+        start = int(CALLED.timestamp())
+        assert stamps[0] >= start and stamps[1] >= stamps[0] + 1 and stamps[2] >= start + 3
+    finally:
+        receiver.close()
+
+
+def test_a_batch_starts_no_send_that_could_end_after_its_claim(
+    seeded: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notifications, "CLAIM", timedelta(seconds=4))
+    receiver = RawReceiver("slow")  # the first send ends after 1.5 s; a second could take 3 more
+    settings = Settings(delivery_timeout_seconds=3)
+    try:
+        call_a_review_with(seeded, f"http://127.0.0.1:{receiver.port}/hooks", settings)
+        result = notifications.deliver(seeded, settings, now=CALLED)
+        # Emails fail at once (no SMTP server), one webhook goes, two go back to the outbox.
+        assert (result.sent, result.retrying, result.deferred) == (1, 3, 2)
+        with seeded.read() as session:
+            deferred = session.scalars(
+                select(Notification).where(
+                    Notification.channel == "webhook", Notification.status == "pending"
+                )
+            ).all()
+        assert [(n.attempts, n.next_attempt_at) for n in deferred] == [(0, CALLED)] * 2
+    finally:
+        receiver.close()
+
+
+class FirstRefusal(Inbox):
+    """An SMTP server that refuses each message the first time (451) and takes it the second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        recipients = list(envelope.rcpt_tos)
+        if not any(recipients == tos for tos, _ in self.messages):
+            self.refused.append(envelope.content)
+            self.messages.append((recipients, b""))
+            return "451 try again later"
+        self.messages.append((recipients, envelope.content))
+        return "250 Message accepted"
+
+
+def test_an_email_keeps_its_message_id_on_a_retry(seeded: Sessions) -> None:
+    handler = FirstRefusal()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings = Settings(smtp_url=f"smtp://127.0.0.1:{controller.port}")
+        call_a_review_with(seeded, "http://127.0.0.1:9/hooks", settings)
+        first = notifications.deliver(seeded, settings, now=CALLED)
+        second = notifications.deliver(seeded, settings, now=CALLED + timedelta(minutes=1))
+    finally:
+        controller.stop()
+    assert first.sent == 0 and second.sent == 3
+    with seeded.read() as session:
+        emails = set(session.scalars(select(Notification.id).where(
+            Notification.channel == "email")))  # fmt: skip
+    refused = [email.message_from_bytes(raw)["Message-ID"] for raw in handler.refused]
+    accepted = [email.message_from_bytes(raw)["Message-ID"] for _, raw in handler.messages if raw]
+    assert sorted(refused) == sorted(accepted) == sorted(f"<{i}@placements.example.org>"
+                                                         for i in emails)  # fmt: skip

@@ -7,18 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from placements import jobs, scheduler
+from placements.clock import FixedClock
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import NotFound
+from placements.models import JobRun
 
 FIXED = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-def test_each_job_is_scheduled_on_its_interval(sessions: Sessions) -> None:
-    built = scheduler.build(sessions, Settings(), start=FIXED)
-    after = FIXED + timedelta(seconds=1)
+def test_each_job_runs_first_when_given_then_on_its_interval(sessions: Sessions) -> None:
+    first = {name: FIXED + timedelta(seconds=n) for n, name in enumerate(jobs.JOBS)}
+    built = scheduler.Leader(sessions, Settings()).schedule(first)
+    assert {job.id: job.next_run_time for job in built.get_jobs()} == first
     next_runs = {
-        job.id: job.trigger.get_next_fire_time(None, after) - FIXED for job in built.get_jobs()
+        job.id: job.trigger.get_next_fire_time(first[job.id], FIXED) - first[job.id]
+        for job in built.get_jobs()
     }
     assert next_runs == {
         "demand-check": timedelta(minutes=5),
@@ -27,6 +31,45 @@ def test_each_job_is_scheduled_on_its_interval(sessions: Sessions) -> None:
         "notify": timedelta(seconds=30),
     }
     assert not built.running
+
+
+def test_a_new_leader_runs_at_once_what_is_due_or_never_ran_and_the_rest_when_due() -> None:
+    last = {
+        "review-calls": FIXED - timedelta(minutes=59, seconds=45),
+        "demand-check": FIXED - timedelta(hours=5),
+        "notify": FIXED - timedelta(seconds=10),
+    }
+    assert scheduler.first_runs(last, Settings(), FIXED) == {
+        "review-calls": FIXED + timedelta(seconds=15),
+        "demand-check": FIXED,
+        "offer-expiry": FIXED,
+        "notify": FIXED + timedelta(seconds=20),
+    }
+
+
+def test_each_jobs_last_completed_run_is_recorded(seeded: Sessions) -> None:
+    leader = scheduler.Leader(seeded, Settings(), clock=FixedClock(FIXED))
+    assert scheduler.last_runs(seeded) == {}
+    leader.run_job("offer-expiry")
+    leader.run_job("offer-expiry")
+    scheduler.record_run(seeded, "review-calls", started=FIXED, finished=FIXED, holder="h",
+                         result="called 0")  # fmt: skip
+    runs = scheduler.last_runs(seeded)
+    assert set(runs) == {"offer-expiry", "review-calls"} and runs["review-calls"] == FIXED
+    with seeded.read() as session:
+        row = session.get(JobRun, "offer-expiry")
+        assert row is not None and row.result == "expired 0" and row.finished_at >= row.started_at
+
+
+def test_a_leader_that_lost_its_lease_runs_no_job(seeded: Sessions) -> None:
+    lease = scheduler.LeaseRow(seeded, 30)
+    leader = scheduler.Leader(seeded, Settings(), leadership=lease, clock=FixedClock(FIXED))
+    assert lease.acquire(scheduler.REAL_TIME.now())
+    leader.run_job("offer-expiry")
+    assert "offer-expiry" in scheduler.last_runs(seeded)
+    assert scheduler.LeaseRow(seeded, 30).take(scheduler.REAL_TIME.now())
+    leader.run_job("review-calls")
+    assert "review-calls" not in scheduler.last_runs(seeded) and leader.lost.is_set()
 
 
 def test_the_intervals_come_from_the_settings() -> None:
@@ -45,6 +88,8 @@ def test_a_lease_is_held_by_one_scheduler_until_it_expires(sessions: Sessions) -
     assert not first.renew(FIXED + timedelta(seconds=3.6))
     second.release()
     assert first.acquire(FIXED + timedelta(seconds=3.7))
+    assert not first.expired(FIXED + timedelta(seconds=5)) and first.expired(FIXED + timedelta(6))
+    assert second.take(FIXED + timedelta(seconds=3.8)) and not first.renew(FIXED + timedelta(4))
 
 
 def test_an_advisory_lock_is_held_by_one_connection(sessions: Sessions) -> None:
@@ -57,6 +102,25 @@ def test_an_advisory_lock_is_held_by_one_connection(sessions: Sessions) -> None:
         assert not second.acquire(FIXED)
         first.release()
         assert second.acquire(FIXED) and not first.renew(FIXED)
+        assert first.evict() == 1 and not second.renew(FIXED) and first.acquire(FIXED)
+    finally:
+        first.release()
+        second.release()
+
+
+def test_on_postgresql_a_standby_evicts_a_leader_past_its_lease(sessions: Sessions) -> None:
+    if sessions.engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    url = sessions.engine.url.render_as_string(hide_password=False)
+    first = scheduler.LockAndLease(url, sessions, 2)
+    second = scheduler.LockAndLease(url, sessions, 2)
+    try:
+        assert first.acquire(FIXED) and first.renew(FIXED + timedelta(seconds=1))
+        assert not second.acquire(FIXED + timedelta(seconds=2.5))
+        # The first stops renewing (paused) while its session, and so its lock, lives on.
+        assert second.acquire(FIXED + timedelta(seconds=3.5))
+        assert not first.renew(FIXED + timedelta(seconds=3.6))
+        assert not first.acquire(FIXED + timedelta(seconds=3.7))
     finally:
         first.release()
         second.release()
