@@ -330,6 +330,7 @@ class Leader:
             log.warning("job %s not run: this scheduler is no longer the leader", name)
             return
         started = REAL_TIME.now()
+        log.info("job %s started", name)
         with ids.using(self.id_source):
             result = jobs.run(name, self.sessions, self.settings, now=self.clock.now())
         holder = self.leadership.holder if self.leadership is not None else "-"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,9 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from placements import notifications
 from placements.db import Sessions, make_engine
 from placements.migrations import upgrade
-from placements.models import EscalationEpisode, Meeting, Notification
+from placements.models import EscalationEpisode, JobRun, Meeting, Notification
 from placements.seeding import seed
 from tests.conftest import NOW, PG_URL, fresh_postgresql_database
 from tests.placements.casework import open_requests
@@ -139,3 +143,135 @@ def test_two_schedulers_run_jobs_once_and_the_standby_takes_over_after_kill_9(
                 process.terminate()
                 process.wait(timeout=10)
     assert second is not None and second.returncode == 0
+
+
+def log_of(process_log: Path) -> str:
+    return process_log.read_text() if process_log.exists() else ""
+
+
+def stop_all(*processes: subprocess.Popen[bytes] | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+@pytest.mark.slow
+def test_a_leader_killed_every_few_seconds_still_runs_review_calls(
+    busy_database: str, tmp_path: Path
+) -> None:
+    # Scaled down from "killed every 15 s, review-calls hourly": before the job runs were
+    # recorded, each new leader waited a full interval first, and review-calls never ran.
+    fast = {
+        "PLACEMENTS_SCHEDULER_LEASE_SECONDS": "1",
+        "PLACEMENTS_REVIEW_CALLS_SECONDS": "5",
+        "PLACEMENTS_DEMAND_CHECK_SECONDS": "5",
+    }
+    logs = [tmp_path / f"leader-{n}.log" for n in range(6)]
+    for log in logs:
+        leader = start(busy_database, "scheduler", log=log, **fast)
+        try:
+            assert wait_for(lambda log=log: "is the leader" in log_of(log), 20), log_of(log)
+            time.sleep(3)
+        finally:
+            leader.send_signal(signal.SIGKILL)
+            leader.wait(timeout=10)
+    ran = [log.read_text().count("job review-calls ran") for log in logs]
+    assert sum(ran) >= 3 and sum(r > 0 for r in ran[1:]) >= 2, ran
+    engine = make_engine(busy_database)
+    with Sessions.for_engine(engine).read() as session:
+        assert session.get(JobRun, "review-calls") is not None
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_paused_leader_loses_leadership_and_runs_no_job_when_resumed(
+    busy_database: str, tmp_path: Path
+) -> None:
+    every_second = {f"PLACEMENTS_{job}_SECONDS": "1" for job in
+                    ("DEMAND_CHECK", "REVIEW_CALLS", "OFFER_EXPIRY", "NOTIFY")}  # fmt: skip
+    fast = {"PLACEMENTS_SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS), **every_second}
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start(busy_database, "scheduler", log=first_log, **fast)
+    second = None
+    try:
+        assert wait_for(lambda: runs(first_log) > 0, 20), log_of(first_log)[-2000:]
+        second = start(busy_database, "scheduler", log=second_log, **fast)
+        assert wait_for(lambda: "standing by" in log_of(second_log), 20)
+        first.send_signal(signal.SIGSTOP)
+        # The paused leader's session (and on PostgreSQL its advisory lock) lives on; its lease
+        # runs out, and the standby takes over.
+        assert wait_for(lambda: runs(second_log) > 0, 6 * LEASE_SECONDS + 5), log_of(second_log)[
+            -2000:
+        ]
+        paused_at = len(log_of(first_log))
+        first.send_signal(signal.SIGCONT)
+        resumed = lambda: log_of(first_log)[paused_at:]  # noqa: E731
+        assert wait_for(lambda: "lost its leadership" in resumed(), 10), resumed()
+        time.sleep(2)
+        assert " started" not in resumed() and "standing by" in resumed(), resumed()
+        before = runs(second_log)
+        assert wait_for(lambda: runs(second_log) > before, 5)
+    finally:
+        if first.poll() is None:
+            first.send_signal(signal.SIGCONT)
+        stop_all(first, second)
+    assert first.returncode == 0 and second is not None and second.returncode == 0
+
+
+class SilentSmtp:
+    """An SMTP server that trickles its greeting a byte at a time and never finishes it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.stopped = threading.Event()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.trickle, args=(connection,), daemon=True).start()
+
+    def trickle(self, connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            while not self.stopped.wait(0.5):
+                connection.sendall(b"2")
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_scheduler_within_10_s_and_the_abandoned_send_is_retried(
+    busy_database: str, tmp_path: Path
+) -> None:
+    smtp = SilentSmtp()
+    log = tmp_path / "scheduler.log"
+    scheduler = start(busy_database, "scheduler", log=log,
+                      PLACEMENTS_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}",
+                      PLACEMENTS_DELIVERY_TIMEOUT_SECONDS="120",
+                      PLACEMENTS_NOTIFY_SECONDS="1")  # fmt: skip
+    try:
+        assert wait_for(lambda: smtp.connections > 0, 30), log_of(log)[-2000:]
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=10) == 0
+    finally:
+        smtp.close()
+        stop_all(scheduler)
+    assert "scheduler stopped" in log.read_text()
+    engine = make_engine(busy_database)
+    with Sessions.for_engine(engine).read() as session:
+        outbox = session.scalars(select(Notification)).all()
+    engine.dispose()
+    # Claimed, not tried to the end: pending, no attempt counted, due again when the claim ends.
+    assert len(outbox) == 3
+    assert {(n.status, n.attempts, n.next_attempt_at) for n in outbox} == {
+        ("pending", 0, T + notifications.CLAIM)
+    }
