@@ -29,6 +29,7 @@ from api.body import NUL, body_refusal, refusal, takes_json_body, unstorable_pat
 from api.context import Service, actor, service
 from api.errors import PlacementsApi, service_error
 from api.request_log import configure_logging, init_request_log
+from api.roles import init_roles
 from placements import ids
 from placements.clock import Clock, clock_from_spec
 from placements.config import Settings
@@ -115,6 +116,8 @@ def create_app(
         endpoint = request.endpoint or ""
         if endpoint and endpoint not in PUBLIC_ENDPOINTS and not endpoint.startswith("api-docs."):
             actor()
+
+    init_roles(app)  # the caller's role, before any body or query is read (403)
 
     @app.before_request
     def refuse_what_the_operation_cannot_take() -> None:

@@ -9,7 +9,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import actor, now, sessions, settings
-from api.fields import moment, one_of
+from api.fields import PageSchema, moment, one_of
+from api.paging import PAGINATION_HEADER_DOC, paged
+from api.roles import operation
 from placements import admissions
 
 blp = Blueprint("placements", __name__, url_prefix="/placements", description="Placements")
@@ -31,8 +33,8 @@ class PlacementSchema(Schema):
     next_review_due = fields.DateTime(allow_none=True)
 
 
-class PlacementQuerySchema(Schema):
-    """Filters of the placement list."""
+class PlacementQuerySchema(PageSchema):
+    """Filters and page of the placement list."""
 
     status = one_of(("active", "discharged"))
 
@@ -48,17 +50,20 @@ class DischargeSchema(Schema):
 class Placements(MethodView):
     """Placements visible to the caller."""
 
+    @operation("placements.list")
     @blp.arguments(PlacementQuerySchema, location="query")
-    @blp.response(200, PlacementSchema(many=True))
-    def get(self, query: dict[str, str]) -> Any:
-        """List placements: an authority's, a home's, or all (admin)."""
-        return admissions.list_placements(sessions(), actor(), status=query.get("status"))
+    @blp.response(200, PlacementSchema(many=True), headers=PAGINATION_HEADER_DOC)
+    def get(self, query: dict[str, Any]) -> Any:
+        """List placements, the latest admitted first, a page at a time: an authority's, a
+        home's, or all (admin)."""
+        return paged(admissions.list_placements(sessions(), actor(), **query))
 
 
 @blp.route("/<placement_id>")
 class PlacementById(MethodView):
     """One placement."""
 
+    @operation("placements.get")
     @blp.response(200, PlacementSchema)
     def get(self, placement_id: str) -> Any:
         """Read a placement."""
@@ -69,6 +74,7 @@ class PlacementById(MethodView):
 class Discharge(MethodView):
     """Discharge."""
 
+    @operation("placements.discharge")
     @blp.arguments(DischargeSchema)
     @blp.response(200, PlacementSchema)
     @blp.alt_response(409, description="The placement has ended already")

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, post_load
 
 from api.context import actor, sessions
 from api.fields import PageSchema, moment
+from api.roles import operation
 from placements import audit
 
 blp = Blueprint("audit", __name__, url_prefix="/audit", description="Who changed or read what")
@@ -49,6 +50,7 @@ class AuditEventSchema(Schema):
 class AuditEvents(MethodView):
     """The audit log."""
 
+    @operation("audit.list")
     @blp.arguments(AuditQuerySchema, location="query")
     @blp.response(200, AuditEventSchema(many=True))
     def get(self, query: audit.AuditFilter) -> Any:

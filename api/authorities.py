@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from api.context import actor, now, sessions
 from api.fields import latitude, longitude, one_of
+from api.roles import operation
 from placements import authorities
 from placements.vocabulary import NATIONS
 
@@ -44,6 +45,7 @@ class AuthorityRegistrationSchema(Schema):
 class Authorities(MethodView):
     """All local authorities."""
 
+    @operation("authorities.list")
     @blp.response(200, AuthoritySchema(many=True))
     def get(self) -> Any:
         """List the local authorities."""
@@ -54,11 +56,13 @@ class Authorities(MethodView):
 class AuthorityById(MethodView):
     """One local authority."""
 
+    @operation("authorities.get")
     @blp.response(200, AuthoritySchema)
     def get(self, authority_id: str) -> Any:
         """Read a local authority."""
         return authorities.get_authority(sessions(), actor(), authority_id)
 
+    @operation("authorities.register")
     @blp.arguments(AuthorityRegistrationSchema)
     @blp.response(200, AuthoritySchema)
     def put(self, body: dict[str, Any], authority_id: str) -> Any:

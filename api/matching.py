@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 
 from api.context import actor, now, sessions, settings
 from api.offers import OfferSchema
+from api.roles import operation
 from placements import matching
 
 blp = Blueprint("matching", __name__, url_prefix="/matching", description="Batch matching")
@@ -42,6 +43,7 @@ class RunOffersSchema(Schema):
 class Runs(MethodView):
     """Batch runs."""
 
+    @operation("matching.run")
     @blp.response(201, RunSchema)
     def post(self) -> Any:
         """Match every waiting request to free beds on the live state (admin)."""
@@ -52,6 +54,7 @@ class Runs(MethodView):
 class RunById(MethodView):
     """One run."""
 
+    @operation("matching.get_run")
     @blp.response(200, RunSchema)
     def get(self, run_id: str) -> Any:
         """Read a batch run."""
@@ -62,6 +65,7 @@ class RunById(MethodView):
 class RunOffers(MethodView):
     """Offers for a run's proposals."""
 
+    @operation("matching.offer_run")
     @blp.response(201, RunOffersSchema)
     def post(self, run_id: str) -> Any:
         """Send offers for the run's proposals that are still valid."""

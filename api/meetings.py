@@ -11,6 +11,8 @@ from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, now, sessions, settings
 from api.fields import PageSchema, moment, one_of
+from api.paging import PAGINATION_HEADER_DOC, paged
+from api.roles import operation
 from placements import meetings
 
 blp = Blueprint("meetings", __name__, url_prefix="/meetings", description="Panel meetings")
@@ -91,17 +93,20 @@ class MeetingSchema(Schema):
 class Meetings(MethodView):
     """Meetings called by the service."""
 
+    @operation("meetings.list")
     @blp.arguments(MeetingQuerySchema, location="query")
-    @blp.response(200, MeetingSchema(many=True))
+    @blp.response(200, MeetingSchema(many=True), headers=PAGINATION_HEADER_DOC)
     def get(self, query: meetings.MeetingFilter) -> Any:
-        """List meetings by kind, status and panel: all (admin) or the member's own panel's."""
-        return meetings.list_meetings(sessions(), actor(), query)
+        """List meetings by kind, status and panel, soonest first, a page at a time: all
+        (admin) or the member's own panel's."""
+        return paged(meetings.list_meetings(sessions(), actor(), query))
 
 
 @blp.route("/<meeting_id>")
 class MeetingById(MethodView):
     """One meeting."""
 
+    @operation("meetings.get")
     @blp.response(200, MeetingSchema)
     def get(self, meeting_id: str) -> Any:
         """Read a meeting with its agenda."""
@@ -112,6 +117,7 @@ class MeetingById(MethodView):
 class MeetingInvitation(MethodView):
     """A meeting's calendar invitation."""
 
+    @operation("meetings.invitation")
     @blp.response(200, content_type="text/calendar", description="an iCalendar invitation")
     def get(self, meeting_id: str) -> Any:
         """The meeting as an iCalendar invitation; its UID is stable, so changes replace it."""
@@ -127,6 +133,7 @@ class MeetingInvitation(MethodView):
 class Acknowledgement(MethodView):
     """A member's acknowledgement."""
 
+    @operation("meetings.acknowledge")
     @blp.response(200, MeetingSchema)
     def post(self, meeting_id: str) -> Any:
         """Acknowledge the meeting call (a member of its panel)."""
@@ -137,6 +144,7 @@ class Acknowledgement(MethodView):
 class MeetingOutcome(MethodView):
     """The outcome of a meeting."""
 
+    @operation("meetings.record_outcome")
     @blp.arguments(OutcomeSchema)
     @blp.response(200, MeetingSchema)
     @blp.alt_response(409, description="The meeting was held or cancelled already")

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, sessions
 from api.fields import PageSchema, one_of
+from api.roles import operation
 from placements import notifications
 
 blp = Blueprint(
@@ -51,6 +52,7 @@ class NotificationSchema(Schema):
 class Notifications(MethodView):
     """The outbox."""
 
+    @operation("notifications.list")
     @blp.arguments(NotificationQuerySchema, location="query")
     @blp.response(200, NotificationSchema(many=True))
     def get(self, query: notifications.NotificationFilter) -> Any:

@@ -9,7 +9,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import actor, now, sessions, settings
-from api.fields import one_of
+from api.fields import PageSchema, one_of
+from api.paging import PAGINATION_HEADER_DOC, paged
+from api.roles import operation
 from placements import offers
 from placements.vocabulary import (
     CANCEL_REASONS,
@@ -73,8 +75,8 @@ class OfferSchema(Schema):
     child = fields.Nested(ChildFactsSchema)
 
 
-class OfferQuerySchema(Schema):
-    """Filters of the offer list."""
+class OfferQuerySchema(PageSchema):
+    """Filters and page of the offer list."""
 
     status = one_of(OFFER_STATUSES)
 
@@ -97,17 +99,20 @@ class DeclineSchema(Schema):
 class Offers(MethodView):
     """Offers visible to the caller."""
 
+    @operation("offers.list")
     @blp.arguments(OfferQuerySchema, location="query")
-    @blp.response(200, OfferSchema(many=True))
-    def get(self, query: dict[str, str]) -> Any:
-        """List offers: a home's own, a director's authority's, or all (admin)."""
-        return offers.list_offers(sessions(), actor(), status=query.get("status"), now=now())
+    @blp.response(200, OfferSchema(many=True), headers=PAGINATION_HEADER_DOC)
+    def get(self, query: dict[str, Any]) -> Any:
+        """List offers, newest first, a page at a time: a home's own, a director's authority's,
+        or all (admin)."""
+        return paged(offers.list_offers(sessions(), actor(), **query, now=now()))
 
 
 @blp.route("/<offer_id>")
 class OfferById(MethodView):
     """One offer."""
 
+    @operation("offers.get")
     @blp.response(200, OfferSchema)
     def get(self, offer_id: str) -> Any:
         """Read an offer."""
@@ -118,6 +123,7 @@ class OfferById(MethodView):
 class Accept(MethodView):
     """Acceptance."""
 
+    @operation("offers.accept")
     @blp.response(200, OfferSchema)
     @blp.alt_response(409, description="No bed left, or the offer is no longer pending")
     def post(self, offer_id: str) -> Any:
@@ -129,6 +135,7 @@ class Accept(MethodView):
 class Decline(MethodView):
     """Decline."""
 
+    @operation("offers.decline")
     @blp.arguments(DeclineSchema)
     @blp.response(200, OfferSchema)
     def post(self, body: dict[str, Any], offer_id: str) -> Any:
@@ -142,6 +149,7 @@ class Decline(MethodView):
 class Release(MethodView):
     """Release of an accepted offer."""
 
+    @operation("offers.release")
     @blp.arguments(ReleaseSchema)
     @blp.response(200, OfferSchema)
     @blp.alt_response(409, description="The offer is not accepted, or the child has arrived")

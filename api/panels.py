@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, now, sessions
 from api.fields import SLUG, StrictBoolean, one_of
+from api.roles import operation
 from placements import panels
 
 blp = Blueprint("panels", __name__, url_prefix="/panels", description="Panels and their members")
@@ -112,11 +113,13 @@ class PanelSchema(Schema):
 class Panels(MethodView):
     """All panels."""
 
+    @operation("panels.list")
     @blp.response(200, PanelSchema(many=True))
     def get(self) -> Any:
         """List panels: all (admin), own (panel member), own and escalation ones (director)."""
         return panels.list_panels(sessions(), actor())
 
+    @operation("panels.create")
     @blp.arguments(PanelCreateSchema)
     @blp.response(201, PanelSchema)
     def post(self, body: PanelCreation) -> Any:
@@ -128,11 +131,13 @@ class Panels(MethodView):
 class PanelById(MethodView):
     """One panel."""
 
+    @operation("panels.get")
     @blp.response(200, PanelSchema)
     def get(self, panel_id: str) -> Any:
         """Read a panel, its members and whether it can lawfully sit."""
         return panels.get_panel(sessions(), actor(), panel_id)
 
+    @operation("panels.update")
     @blp.arguments(PanelSpecSchema)
     @blp.response(200, PanelSchema)
     def put(self, spec: panels.PanelSpec, panel_id: str) -> Any:

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, post_load, validate
 
 from api.context import actor, now, sessions, settings
 from api.fields import SLUG, StrictInteger, latitude, longitude, one_of
+from api.roles import operation
 from api.units import UnitSchema, flag_counts
 from placements import acceptance, providers
 from placements.vocabulary import (
@@ -89,6 +90,7 @@ class ProviderRegistrationSchema(Schema):
 class Providers(MethodView):
     """All homes."""
 
+    @operation("providers.list")
     @blp.response(200, ProviderSchema(many=True))
     def get(self) -> Any:
         """List the homes."""
@@ -99,11 +101,13 @@ class Providers(MethodView):
 class ProviderById(MethodView):
     """One home."""
 
+    @operation("providers.get")
     @blp.response(200, ProviderSchema)
     def get(self, provider_id: str) -> Any:
         """Read a home."""
         return providers.get_provider(sessions(), actor(), provider_id)
 
+    @operation("providers.register")
     @blp.arguments(ProviderRegistrationSchema)
     @blp.response(200, ProviderSchema)
     def put(self, body: dict[str, Any], provider_id: str) -> Any:
@@ -116,6 +120,7 @@ class ProviderById(MethodView):
 class ProviderUnits(MethodView):
     """A home's units."""
 
+    @operation("providers.units")
     @blp.response(200, UnitSchema(many=True))
     def get(self, provider_id: str) -> Any:
         """List a home's units with their availability."""
@@ -125,15 +130,18 @@ class ProviderUnits(MethodView):
 
 
 class SegmentSchema(Schema):
-    """A provider's answers for one kind of request."""
+    """A provider's answers for one kind of request; `suppressed` (null counts and estimate) when
+    it holds fewer than 5 answers, or when the suppressed ones together would otherwise hold
+    fewer than 5 (so that the true totals minus the shown segments cannot reveal them)."""
 
     legal_basis = fields.String()
     sex = fields.String()
     age_band = fields.String()
     flags = fields.List(fields.String())
-    accepted = fields.Integer()
-    declined = fields.Integer()
-    estimate = fields.Float()
+    suppressed = fields.Boolean()
+    accepted = fields.Integer(allow_none=True)
+    declined = fields.Integer(allow_none=True)
+    estimate = fields.Float(allow_none=True)
 
 
 class AcceptanceSchema(Schema):
@@ -153,6 +161,7 @@ class AcceptanceSchema(Schema):
 class ProviderAcceptance(MethodView):
     """A home's likely acceptance."""
 
+    @operation("providers.acceptance")
     @blp.response(200, AcceptanceSchema)
     def get(self, provider_id: str) -> Any:
         """Show the home's acceptance figures and the number of answers behind them."""

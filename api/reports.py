@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 
 from api.context import actor, sessions
 from api.fields import moment
+from api.roles import operation
 from placements import reports
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="Reports")
@@ -46,6 +47,7 @@ class ReportQuerySchema(Schema):
 class Declines(MethodView):
     """Decline report."""
 
+    @operation("reports.declines")
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, DeclineReportSchema)
     def get(self, query: dict[str, Any]) -> Any:

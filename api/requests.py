@@ -19,6 +19,7 @@ from marshmallow import (
 from api.admissions import PlacementSchema
 from api.context import actor, now, sessions, settings
 from api.fields import (
+    PageSchema,
     StrictBoolean,
     StrictInteger,
     StrictNumber,
@@ -28,6 +29,8 @@ from api.fields import (
     one_of,
 )
 from api.offers import OfferSchema
+from api.paging import PAGINATION_HEADER_DOC, paged
+from api.roles import operation
 from placements import admissions, matching, offers, requests
 from placements.vocabulary import (
     COURT_ORDER_KINDS,
@@ -139,8 +142,8 @@ class IdempotencySchema(Schema):
     key = fields.String(data_key="Idempotency-Key", validate=validate.Length(1, 200))
 
 
-class RequestQuerySchema(Schema):
-    """Filters of the request list."""
+class RequestQuerySchema(PageSchema):
+    """Filters and page of the request list."""
 
     status = one_of(REQUEST_STATUSES)
     stale = fields.Boolean()
@@ -298,12 +301,14 @@ class AdmissionSchema(Schema):
 class Requests(MethodView):
     """Requests of the director's authority (admin: all)."""
 
+    @operation("requests.list")
     @blp.arguments(RequestQuerySchema, location="query")
-    @blp.response(200, RequestSchema(many=True))
+    @blp.response(200, RequestSchema(many=True), headers=PAGINATION_HEADER_DOC)
     def get(self, query: requests.RequestFilter) -> Any:
-        """List requests, by status or staleness."""
-        return requests.list_requests(sessions(), actor(), query, now=now())
+        """List requests, by status or staleness, oldest first, a page at a time."""
+        return paged(requests.list_requests(sessions(), actor(), query, now=now()))
 
+    @operation("requests.create")
     @blp.arguments(IdempotencySchema, location="headers")
     @blp.arguments(RequestCreateSchema)
     @blp.response(201, RequestSchema)
@@ -319,11 +324,13 @@ class Requests(MethodView):
 class RequestById(MethodView):
     """One request."""
 
+    @operation("requests.get")
     @blp.response(200, RequestSchema)
     def get(self, request_id: str) -> Any:
         """Read a request with its clocks."""
         return requests.get(sessions(), actor(), request_id, now=now())
 
+    @operation("requests.update")
     @blp.arguments(RequestFieldsSchema)
     @blp.response(200, RequestSchema)
     @blp.alt_response(409, description="Not waiting or offered, or the new case reference is open")
@@ -338,6 +345,7 @@ class RequestById(MethodView):
 class Withdraw(MethodView):
     """Withdrawal."""
 
+    @operation("requests.withdraw")
     @blp.response(200, RequestSchema)
     @blp.alt_response(409, description="The request is placed or finished")
     def post(self, request_id: str) -> Any:
@@ -349,6 +357,7 @@ class Withdraw(MethodView):
 class Orders(MethodView):
     """Court orders of the request."""
 
+    @operation("requests.record_order")
     @blp.arguments(CourtOrderSchema)
     @blp.response(201, RequestSchema)
     def post(self, order: requests.LegalAuthority, request_id: str) -> Any:
@@ -362,6 +371,7 @@ class Orders(MethodView):
 class Options(MethodView):
     """Live ranking."""
 
+    @operation("requests.options")
     @blp.response(200, OptionsSchema)
     def get(self, request_id: str) -> Any:
         """Rank every unit for the request on the live state, with reasons for exclusions."""
@@ -372,6 +382,7 @@ class Options(MethodView):
 class Offers(MethodView):
     """Offers of the request."""
 
+    @operation("requests.offer")
     @blp.arguments(OfferCreateSchema)
     @blp.response(201, OfferSchema(many=True))
     def post(self, choice: offers.OfferChoice, request_id: str) -> Any:
@@ -385,6 +396,7 @@ class Offers(MethodView):
 class Admission(MethodView):
     """Admission."""
 
+    @operation("requests.admit")
     @blp.arguments(AdmissionSchema)
     @blp.response(201, PlacementSchema)
     @blp.alt_response(409, description="The request is not reserved")

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from api.context import actor, now, sessions
 from api.fields import StrictBoolean, StrictNumber
+from api.roles import operation
 from placements import thresholds
 
 blp = Blueprint(
@@ -79,11 +80,13 @@ class ThresholdsSchema(Schema):
 class Thresholds(MethodView):
     """The escalation rules."""
 
+    @operation("thresholds.list")
     @blp.response(200, ThresholdsSchema)
     def get(self) -> Any:
         """The rules in force and their levels (admin, directors, panel members)."""
         return thresholds.list_rules(sessions(), actor())
 
+    @operation("thresholds.change")
     @blp.arguments(ThresholdsChangeSchema)
     @blp.response(200, ThresholdsSchema)
     def put(self, changes: dict[str, thresholds.RuleChange]) -> Any:

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, post_load, validate
 from api.context import actor, now, sessions, settings
 from api.etag import ETAG_HEADER_DOC, IF_MATCH_DOC, etag_of, expected_version, with_etag
 from api.fields import PageSchema, StrictInteger, one_of
+from api.roles import operation
 from placements import availability, units
 from placements.vocabulary import DESIGNATIONS, FLAGS, OUT_OF_USE_REASONS, SEXES
 
@@ -96,7 +97,11 @@ class HistoryEntrySchema(Schema):
     """A unit's counts after one change."""
 
     at = fields.DateTime()
-    by = fields.String()
+    by = fields.String(
+        allow_none=True,
+        metadata={"description": "who changed the counts (a token's label): shown to the unit's "
+                  "home and admins only, null for every other caller"},
+    )  # fmt: skip
     cause = fields.String()
     staffed_beds = fields.Integer()
     occupied_beds = fields.Integer()
@@ -140,6 +145,7 @@ class SummarySchema(Schema):
 class Units(MethodView):
     """The estate's units."""
 
+    @operation("units.list")
     @blp.arguments(UnitQuerySchema, location="query")
     @blp.response(200, UnitSchema(many=True))
     def get(self, query: units.UnitFilter) -> Any:
@@ -151,6 +157,7 @@ class Units(MethodView):
 class History(MethodView):
     """A unit's availability history."""
 
+    @operation("units.history")
     @blp.arguments(PageSchema, location="query")
     @blp.response(200, HistoryEntrySchema(many=True))
     def get(self, page: dict[str, int], provider_id: str, unit_slug: str) -> Any:
@@ -162,6 +169,7 @@ class History(MethodView):
 class Availability(MethodView):
     """A unit's live bed counts."""
 
+    @operation("units.update_availability")
     @blp.arguments(AvailabilityUpdateSchema)
     @blp.response(200, UnitSchema, headers=ETAG_HEADER_DOC)
     @blp.alt_response(412, description="If-Match is not the current ETag")
@@ -185,6 +193,7 @@ class Availability(MethodView):
 class UnitById(MethodView):
     """One unit."""
 
+    @operation("units.get")
     @blp.response(200, UnitSchema, headers=ETAG_HEADER_DOC)
     @blp.alt_response(304, description="If-None-Match names the current version")
     def get(self, provider_id: str, unit_slug: str) -> Any:
@@ -198,6 +207,7 @@ class UnitById(MethodView):
 class AvailabilitySummary(MethodView):
     """Totals of the whole estate."""
 
+    @operation("availability.summary")
     @summary_blp.response(200, SummarySchema)
     def get(self) -> Any:
         """National and per-nation bed totals by designation, and the stale homes."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from placements import access
 from placements.auth import Actor
 from placements.db import Sessions
 from placements.errors import NotFound
@@ -105,15 +106,17 @@ def likelihoods(
 
 @dataclass(frozen=True)
 class SegmentFigure:
-    """A provider's answers for one kind of request and the estimate they give."""
+    """A provider's answers for one kind of request and the estimate they give; a suppressed
+    segment (too few answers, see `access.suppressed_segments`) shows neither."""
 
     legal_basis: str
     sex: str
     age_band: str
     flags: list[str]
-    accepted: int
-    declined: int
-    estimate: float
+    suppressed: bool
+    accepted: int | None
+    declined: int | None
+    estimate: float | None
 
 
 @dataclass(frozen=True)
@@ -130,21 +133,30 @@ class AcceptanceFigures:
     segments: list[SegmentFigure]
 
 
+def _figure(segment: Segment, tally: Tally, prior: float, *, suppressed: bool) -> SegmentFigure:
+    legal_basis, sex, band, flags = segment
+    if suppressed:
+        return SegmentFigure(legal_basis, sex, band, list(flags), True, None, None, None)
+    estimate = round(tally.shrunk(prior), 4)
+    return SegmentFigure(
+        legal_basis, sex, band, list(flags), False, tally.accepted, tally.declined, estimate
+    )
+
+
 def figures(sessions: Sessions, actor: Actor, provider_id: str) -> AcceptanceFigures:
-    """How likely a provider is to accept, and the answers behind the figures."""
+    """How likely a provider is to accept, and the answers behind the figures (segments with
+    too few answers suppressed; the provider's totals are the true ones)."""
+    access.require(actor, "providers.acceptance")
     with sessions.read() as session:
         if session.get(Provider, provider_id) is None:
             raise NotFound(f"provider {provider_id!r} does not exist")
         history = load_history(session)
     prior = history.prior(provider_id)
     overall = history.by_provider.get(provider_id, Tally())
-    segments = [
-        SegmentFigure(
-            seg[0], seg[1], seg[2], list(seg[3]), t.accepted, t.declined, round(t.shrunk(prior), 4)
-        )
-        for (provider, seg), t in sorted(history.by_segment.items())
-        if provider == provider_id
-    ]
+    own = [(seg, t) for (provider, seg), t in sorted(history.by_segment.items())
+           if provider == provider_id]  # fmt: skip
+    hidden = access.suppressed_segments([t.answers for _, t in own])
+    segments = [_figure(seg, t, prior, suppressed=i in hidden) for i, (seg, t) in enumerate(own)]
     return AcceptanceFigures(
         provider_id, overall.accepted, overall.declined, round(prior, 4),
         history.national.accepted, history.national.declined, PRIOR_STRENGTH, segments,

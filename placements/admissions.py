@@ -8,14 +8,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from placements import audit, orders, review_dates, reviews, statutory
+from placements import access, audit, orders, review_dates, reviews, statutory
 from placements.auth import Actor
 from placements.availability import move_beds
 from placements.config import Settings
 from placements.db import Sessions
-from placements.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from placements.errors import Conflict, InvalidInput, InvalidTransition
 from placements.ids import new_id
 from placements.models import Offer, Placement, PlacementRequest
+from placements.paging import Page, window
 from placements.requests import lock_request
 
 
@@ -48,21 +49,15 @@ def view_of(placement: Placement) -> PlacementView:
 def admit(sessions: Sessions, actor: Actor, request_id: str, admitted_at: datetime, *,
           now: datetime) -> PlacementView:  # fmt: skip
     """Admit a reserved child: the reserved bed becomes occupied and a placement starts."""
-    actor.require("director", "provider", "admin")
+    access.require(actor, "requests.admit")
     if admitted_at > now:
         raise InvalidInput("an admission is recorded once it has happened",
                            errors={"admitted_at": ["must not be in the future"]})  # fmt: skip
     with sessions.begin() as session:
-        request = lock_request(session, request_id)
-        if request is None or (
-            actor.role == "director" and actor.authority_id != request.authority_id
-        ):
-            raise NotFound(f"request {request_id!r} does not exist")
+        request = access.load_admissible_request(session, actor, request_id)
         offer = session.scalars(
             select(Offer).where(Offer.request_id == request_id, Offer.status == "accepted")
         ).first()
-        if actor.role == "provider" and (offer is None or offer.provider_id != actor.provider_id):
-            raise Forbidden(f"request {request_id} is not reserved in one of your units")
         if request.status != "reserved" or offer is None:
             raise InvalidTransition(f"request {request_id} is {request.status}, not reserved")
         _check_admission_time(session, request, offer, admitted_at)
@@ -105,28 +100,15 @@ def _check_admission_time(session: Session, request: PlacementRequest, offer: Of
         raise InvalidInput("the admission time is not possible", errors={"admitted_at": problems})
 
 
-def _load(session: Session, actor: Actor, placement_id: str) -> Placement:
-    placement = session.get(Placement, placement_id)
-    visible = placement is not None and (
-        actor.role == "admin"
-        or (actor.role == "director" and actor.authority_id == placement.authority_id)
-        or (actor.role == "provider" and actor.provider_id == placement.provider_id)
-    )
-    if placement is None or not visible:
-        if actor.role == "panel":
-            raise Forbidden("panel members do not read placements")
-        raise NotFound(f"placement {placement_id!r} does not exist")
-    return placement
-
-
 def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at: datetime,
               destination: str, *, settings: Settings, now: datetime) -> PlacementView:  # fmt: skip
     """Discharge a placed child, free the bed and cancel the child's called review at once."""
     if discharged_at > now:
         raise InvalidInput("a discharge is recorded once it has happened",
                            errors={"discharged_at": ["must not be in the future"]})  # fmt: skip
+    access.require(actor, "placements.discharge")
     with sessions.begin() as session:
-        placement = _load(session, actor, placement_id)
+        placement = access.load_placement(session, actor, placement_id)
         request = lock_request(session, placement.request_id)
         assert request is not None
         session.refresh(placement)
@@ -153,20 +135,23 @@ def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at
 
 def get(sessions: Sessions, actor: Actor, placement_id: str) -> PlacementView:
     """One placement (its director, its home, or admin)."""
+    access.require(actor, "placements.get")
     with sessions.read() as session:
-        return view_of(_load(session, actor, placement_id))
+        return view_of(access.load_placement(session, actor, placement_id))
 
 
-def list_placements(sessions: Sessions, actor: Actor, *, status: str | None) -> list[PlacementView]:
-    """Placements of the director's authority, the provider's units, or all (admin)."""
-    statement = select(Placement).order_by(Placement.admitted_at.desc(), Placement.id)
-    if actor.role == "director":
-        statement = statement.where(Placement.authority_id == actor.authority_id)
-    elif actor.role == "provider":
-        statement = statement.where(Placement.provider_id == actor.provider_id)
-    elif actor.role != "admin":
-        raise Forbidden(f"role {actor.role!r} may not read placements")
+def list_placements(sessions: Sessions, actor: Actor, *, status: str | None = None,
+                    page: int = 1, page_size: int = 50) -> Page[PlacementView]:  # fmt: skip
+    """A page of the placements of the director's authority, the provider's units, or all
+    (admin), the latest admitted first."""
+    access.require(actor, "placements.list")
+    statement = (
+        select(Placement)
+        .where(access.placements_visible(actor))
+        .order_by(Placement.admitted_at.desc(), Placement.id)
+    )
     if status:
         statement = statement.where(Placement.status == status)
     with sessions.read() as session:
-        return [view_of(p) for p in session.scalars(statement)]
+        rows, total = window(session, statement, page=page, page_size=page_size)
+        return Page([view_of(p) for (p,) in rows], total, page, page_size)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from placements import audit
+from placements import access, audit
 from placements.auth import Actor
 from placements.beds import count_errors
 from placements.config import Settings
@@ -46,10 +46,10 @@ class AvailabilityUpdate:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """A unit's counts after one change."""
+    """A unit's counts after one change; `by` (who) only for the unit's home and admins."""
 
     at: datetime
-    by: str
+    by: str | None
     cause: str
     staffed_beds: int
     occupied_beds: int
@@ -259,10 +259,14 @@ def update_availability(
 def history(
     sessions: Sessions, actor: Actor, unit_id: str, *, page: int = 1, page_size: int = 50
 ) -> list[HistoryEntry]:
-    """A unit's availability changes, newest first."""
+    """A unit's availability changes, newest first; who made each is shown to its home and
+    admins only (others see the cause)."""
+    access.require(actor, "units.history")
     with sessions.read() as session:
-        if session.get(Unit, unit_id) is None:
+        unit = session.get(Unit, unit_id)
+        if unit is None:
             raise NotFound(f"unit {unit_id!r} does not exist")
+        shown = access.sees_who_changed(actor, unit.provider_id)
         rows = session.scalars(
             select(AvailabilityChange)
             .where(AvailabilityChange.unit_id == unit_id)
@@ -273,7 +277,7 @@ def history(
         return [
             HistoryEntry(
                 r.at,
-                r.by,
+                r.by if shown else None,
                 r.cause,
                 r.staffed_beds,
                 r.occupied_beds,

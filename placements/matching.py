@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import solver
-from placements import audit
+from placements import access, audit
 from placements.acceptance import load_history
 from placements.auth import Actor
 from placements.config import Settings
@@ -20,7 +20,6 @@ from placements.ids import new_id
 from placements.live import child_of, live_units, problem, rank_request
 from placements.models import MatchingRun, PlacementRequest, Provider, Unit
 from placements.offers import OfferChoice, OfferView, create_offers
-from placements.requests import audit_read, load_request
 
 
 @dataclass(frozen=True)
@@ -41,12 +40,11 @@ def _named(unit: Unit | None, item: dict[str, Any]) -> dict[str, Any]:
 def options(sessions: Sessions, actor: Actor, request_id: str, *, settings: Settings,
             now: datetime) -> OptionsView:  # fmt: skip
     """Rank every unit for a request on the live state (a read from outside is audited)."""
+    access.require(actor, "requests.options")
     with sessions.read() as session:
-        request = load_request(session, actor, request_id)
+        request = access.load_request(session, actor, request_id)
         rows, ranking = rank_request(session, request, settings, now)
-    if actor.authority_id != request.authority_id:
-        with sessions.begin() as session:  # the audit event alone: a short write
-            audit_read(session, actor, request, now)
+    access.audit_read(sessions, actor, request, now)  # a short write of its own, if any
     ranked = solver.ranking_to_dict(ranking)
     return OptionsView(
         request_id,

@@ -12,13 +12,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from placements import audit, invitations, notifications, review_dates, statutory
+from placements import access, audit, invitations, notifications, review_dates, statutory
 from placements.auth import SYSTEM, Actor
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
 from placements.models import Meeting, MeetingAcknowledgement, Panel, PanelMember, Placement
+from placements.paging import Page, window
 from placements.panels import MINIMUM_REVIEWERS, member_of, members_of, sitting_problems
 
 LONDON = ZoneInfo("Europe/London")
@@ -254,47 +255,36 @@ def _outcome_of(session: Session, meeting: Meeting) -> OutcomeView | None:
     )
 
 
-def _load_visible(session: Session, actor: Actor, meeting_id: str) -> Meeting:
-    """A meeting the actor may see: any (admin) or their own panel's (panel member)."""
-    actor.require("admin", "panel")
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or (actor.role == "panel" and meeting.panel_id != actor.panel_id):
-        raise NotFound(f"meeting {meeting_id!r} does not exist")
-    return meeting
-
-
-def list_meetings(sessions: Sessions, actor: Actor, query: MeetingFilter) -> list[MeetingView]:
-    """Meetings, soonest first: every one (admin) or the member's own panel's."""
-    actor.require("admin", "panel")
-    statement = select(Meeting)
-    if actor.role == "panel":
-        statement = statement.where(Meeting.panel_id == actor.panel_id)
+def list_meetings(sessions: Sessions, actor: Actor, query: MeetingFilter) -> Page[MeetingView]:
+    """A page of meetings, soonest first: every one (admin) or the member's own panel's."""
+    access.require(actor, "meetings.list")
+    statement = select(Meeting).where(access.meetings_visible(actor))
     if query.kind:
         statement = statement.where(Meeting.kind == query.kind)
     if query.status:
         statement = statement.where(Meeting.status == query.status)
     if query.panel_id:
         statement = statement.where(Meeting.panel_id == query.panel_id)
-    statement = (
-        statement.order_by(Meeting.scheduled_for, Meeting.id)
-        .offset((query.page - 1) * query.page_size)
-        .limit(query.page_size)
-    )
+    statement = statement.order_by(Meeting.scheduled_for, Meeting.id)
     with sessions.read() as session:
-        return [view_of(session, m) for m in session.scalars(statement).all()]
+        rows, total = window(session, statement, page=query.page, page_size=query.page_size)
+        views = [view_of(session, m) for (m,) in rows]
+    return Page(views, total, query.page, query.page_size)
 
 
 def get_meeting(sessions: Sessions, actor: Actor, meeting_id: str) -> MeetingView:
     """One meeting with its agenda."""
+    access.require(actor, "meetings.get")
     with sessions.read() as session:
-        return view_of(session, _load_visible(session, actor, meeting_id))
+        return view_of(session, access.load_meeting(session, actor, meeting_id))
 
 
 def invitation(sessions: Sessions, actor: Actor, meeting_id: str, *,
                settings: Settings) -> Invitation:  # fmt: skip
     """The meeting's current iCalendar invitation (a stable UID; SEQUENCE grows with changes)."""
+    access.require(actor, "meetings.invitation")
     with sessions.read() as session:
-        meeting = _load_visible(session, actor, meeting_id)
+        meeting = access.load_meeting(session, actor, meeting_id)
         panel = load_panel(session, meeting.panel_id)
         return Invitation(
             meeting.id, invitations.invitation(meeting, panel, organizer=settings.mail_from)
@@ -315,9 +305,9 @@ def _member(session: Session, actor: Actor, meeting: Meeting, *, chair: bool) ->
 def acknowledge(sessions: Sessions, actor: Actor, meeting_id: str, *,
                 now: datetime) -> MeetingView:  # fmt: skip
     """A member acknowledges the call; acknowledging again changes nothing."""
-    actor.require("panel")
+    access.require(actor, "meetings.acknowledge")
     with sessions.begin() as session:
-        meeting = _load_visible(session, actor, meeting_id)
+        meeting = access.load_meeting(session, actor, meeting_id)
         email = _member(session, actor, meeting, chair=False)
         added = session.execute(
             _insert(session)(MeetingAcknowledgement)
@@ -334,12 +324,12 @@ def acknowledge(sessions: Sessions, actor: Actor, meeting_id: str, *,
 def record_outcome(sessions: Sessions, actor: Actor, meeting_id: str, outcome: Outcome, *,
                    settings: Settings, now: datetime) -> MeetingView:  # fmt: skip
     """The chair records the meeting as held; a review outcome sets the next review's due date."""
-    actor.require("panel")
+    access.require(actor, "meetings.record_outcome")
     if outcome.held_at > now:
         raise InvalidInput("the meeting cannot be held in the future",
                            errors={"held_at": ["must not be in the future"]})  # fmt: skip
     with sessions.begin() as session:
-        meeting = _load_visible(session, actor, meeting_id)
+        meeting = access.load_meeting(session, actor, meeting_id)
         email = _member(session, actor, meeting, chair=True)
         _check_held_after_start(session, meeting, outcome.held_at)
         if meeting.kind == "review":

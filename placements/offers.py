@@ -10,23 +10,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import solver
-from placements import audit
+from placements import access, audit
 from placements.auth import SYSTEM, Actor
 from placements.availability import move_beds, release_reservation
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     InvalidTransition,
     NoBedLeft,
-    NotFound,
 )
 from placements.ids import new_id
 from placements.live import live_units, rank_request
 from placements.models import LocalAuthority, Offer, PlacementRequest
-from placements.requests import audit_read, load_request, lock_request
+from placements.paging import Page, window
+from placements.requests import lock_request
 
 OFFERABLE = ("waiting", "offered")
 
@@ -125,12 +124,12 @@ def create_offers(
     run_id: str | None = None,
 ) -> list[OfferView]:
     """Offer a waiting or offered request to chosen units, or to its top k eligible units."""
-    actor.require("director", "admin")
+    access.require(actor, "requests.offer")
     with sessions.begin() as session:
-        request = load_request(session, actor, request_id, lock=True)
+        request = access.load_request(session, actor, request_id, lock=True)
         if request.status not in OFFERABLE:
             raise InvalidTransition(f"request {request_id} is {request.status}; cannot offer it")
-        audit_read(session, actor, request, now)
+        access.audit_read_in(session, actor, request, now)
         pending = set(session.scalars(
             select(Offer.unit_id).where(Offer.request_id == request_id, Offer.status == "pending")
         ))  # fmt: skip
@@ -152,27 +151,6 @@ def create_offers(
         return [view_of(session, o, request) for o in created]
 
 
-def _load_offer(
-    session: Session, actor: Actor, offer_id: str, *, lock: bool = False
-) -> tuple[Offer, PlacementRequest]:
-    offer = session.get(Offer, offer_id)
-    if offer is None:
-        raise NotFound(f"offer {offer_id!r} does not exist")
-    if lock:
-        request = lock_request(session, offer.request_id)
-        session.refresh(offer)
-    else:
-        request = session.get(PlacementRequest, offer.request_id)
-    assert request is not None
-    if actor.role == "provider" and actor.provider_id != offer.provider_id:
-        raise Forbidden(f"offer {offer_id} is for another home")
-    if actor.role == "director" and actor.authority_id != request.authority_id:
-        raise NotFound(f"offer {offer_id!r} does not exist")
-    if actor.role == "panel":
-        raise Forbidden("panel members do not read offers")
-    return offer, request
-
-
 def _require_pending(offer: Offer, now: datetime) -> None:
     if offer.status != "pending":
         raise InvalidTransition(f"offer {offer.id} is {offer.status}, not pending")
@@ -180,43 +158,44 @@ def _require_pending(offer: Offer, now: datetime) -> None:
         raise InvalidTransition(f"offer {offer.id} expired at {offer.expires_at:%Y-%m-%d %H:%M}")
 
 
-def list_offers(sessions: Sessions, actor: Actor, *, status: str | None,
-                now: datetime) -> list[OfferView]:  # fmt: skip
-    """A home's offers (provider), an authority's (director) or all (admin), newest first."""
+def list_offers(sessions: Sessions, actor: Actor, *, now: datetime, status: str | None = None,
+                page: int = 1, page_size: int = 50) -> Page[OfferView]:  # fmt: skip
+    """A page of the offers the actor may read: a home's own (provider), an authority's
+    (director) or all (admin), newest first; reads of requests from outside their authority are
+    audited, one event for the page."""
+    access.require(actor, "offers.list")
     statement = (
         select(Offer, PlacementRequest)
         .join(PlacementRequest, PlacementRequest.id == Offer.request_id)
+        .where(access.offers_visible(actor))
         .order_by(Offer.created_at.desc(), Offer.id)
     )
-    if actor.role == "provider":
-        statement = statement.where(Offer.provider_id == actor.provider_id)
-    elif actor.role == "director":
-        statement = statement.where(PlacementRequest.authority_id == actor.authority_id)
-    elif actor.role != "admin":
-        raise Forbidden(f"role {actor.role!r} may not read offers")
     if status:
         statement = statement.where(Offer.status == status)
-    with sessions.begin() as session:
-        rows = session.execute(statement).all()
-        for _, request in rows:
-            audit_read(session, actor, request, now)
-        return [view_of(session, offer, request) for offer, request in rows]
+    with sessions.read() as session:
+        rows, total = window(session, statement, page=page, page_size=page_size)
+        views = [view_of(session, offer, request) for offer, request in rows]
+        read = [(request.id, request.authority_id) for _, request in rows]
+    access.audit_list_read(sessions, actor, "offers.list", read, now)
+    return Page(views, total, page, page_size)
 
 
 def get_offer(sessions: Sessions, actor: Actor, offer_id: str, *, now: datetime) -> OfferView:
     """One offer, for its home, the request's director or admin."""
-    with sessions.begin() as session:
-        offer, request = _load_offer(session, actor, offer_id)
-        audit_read(session, actor, request, now)
-        return view_of(session, offer, request)
+    access.require(actor, "offers.get")
+    with sessions.read() as session:
+        offer, request = access.load_offer(session, actor, offer_id)
+        view = view_of(session, offer, request)
+    access.audit_read(sessions, actor, request, now)
+    return view
 
 
 def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Settings,
            now: datetime) -> OfferView:  # fmt: skip
     """Accept an offer: reserve its bed, cancel the request's other offers; 409 if no bed left."""
-    actor.require("provider", "admin")
+    access.require(actor, "offers.accept")
     with sessions.begin() as session:
-        offer, request = _load_offer(session, actor, offer_id, lock=True)
+        offer, request = access.load_offer(session, actor, offer_id, lock=True)
         _require_pending(offer, now)
         if request.status != "offered":
             raise InvalidTransition(f"request {request.id} is {request.status}")
@@ -257,9 +236,9 @@ def _check_mix(
 def decline(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: str | None, *,
             now: datetime) -> OfferView:  # fmt: skip
     """Decline an offer with a coded reason; the home joins the request's declined list."""
-    actor.require("provider", "admin")
+    access.require(actor, "offers.decline")
     with sessions.begin() as session:
-        offer, request = _load_offer(session, actor, offer_id, lock=True)
+        offer, request = access.load_offer(session, actor, offer_id, lock=True)
         _require_pending(offer, now)
         offer.status, offer.answered_at, offer.answered_by = "declined", now, actor.label
         offer.decline_reason, offer.decline_note = reason, note
@@ -279,9 +258,9 @@ def release(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
     The home joins the request's declined list, so the matcher does not offer it the same child
     again, and the release counts as a decline in the home's acceptance record.
     """
-    actor.require("provider", "admin")
+    access.require(actor, "offers.release")
     with sessions.begin() as session:
-        offer, request = _load_offer(session, actor, offer_id, lock=True)
+        offer, request = access.load_offer(session, actor, offer_id, lock=True)
         if offer.status != "accepted" or request.status != "reserved":
             arrived = request.status in ("placed", "discharged")
             state = "the child has arrived" if arrived else f"it is {offer.status}"

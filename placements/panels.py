@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from placements import audit
+from placements import access, audit
 from placements.auth import Actor
 from placements.db import Sessions
-from placements.errors import Conflict, Forbidden, InvalidInput, NotFound
+from placements.errors import Conflict, InvalidInput, NotFound
 from placements.ids import new_id
 from placements.models import LocalAuthority, Panel, PanelMember
 
@@ -248,7 +248,7 @@ def _update(session: Session, actor: Actor, panel: Panel, spec: PanelSpec, now: 
 def create(sessions: Sessions, actor: Actor, spec: PanelSpec, *, now: datetime,
            panel_id: str | None = None) -> PanelView:  # fmt: skip
     """Create a panel (admin); its id is chosen by the client or generated."""
-    actor.require("admin")
+    access.require(actor, "panels.create")
     with sessions.begin() as session:
         wanted = panel_id or new_id("PNL")
         if session.get(Panel, wanted) is not None:
@@ -259,7 +259,7 @@ def create(sessions: Sessions, actor: Actor, spec: PanelSpec, *, now: datetime,
 def update(sessions: Sessions, actor: Actor, panel_id: str, spec: PanelSpec, *,
            now: datetime) -> PanelView:  # fmt: skip
     """Replace a panel's name, members and webhook (admin); an identical update changes nothing."""
-    actor.require("admin")
+    access.require(actor, "panels.update")
     with sessions.begin() as session:
         panel = _load(session, panel_id)
         if panel is None:
@@ -280,33 +280,24 @@ def register(sessions: Sessions, actor: Actor, panel_id: str, spec: PanelSpec, *
         return PanelRegistered(view_of(panel), changed)
 
 
-def _visible(actor: Actor, panel: Panel) -> bool:
-    if actor.role == "admin":
-        return True
-    if actor.role == "panel":
-        return actor.panel_id == panel.id
-    return actor.role == "director" and panel.authority_id in (None, actor.authority_id)
-
-
 def list_panels(sessions: Sessions, actor: Actor) -> list[PanelView]:
     """Panels the actor may see: all (admin), own (panel), own and escalation ones (director)."""
-    actor.require("admin", "director", "panel")
+    access.require(actor, "panels.list")
     with sessions.read() as session:
         panels = session.scalars(
-            select(Panel).options(selectinload(Panel.members)).order_by(Panel.id)
+            select(Panel)
+            .where(access.panels_visible(actor))
+            .options(selectinload(Panel.members))
+            .order_by(Panel.id)
         ).all()
-        return [view_of(p) for p in panels if _visible(actor, p)]
+        return [view_of(p) for p in panels]
 
 
 def get_panel(sessions: Sessions, actor: Actor, panel_id: str) -> PanelView:
     """One panel, if the actor may see it."""
-    if actor.role == "provider":
-        raise Forbidden("providers do not read panels")
+    access.require(actor, "panels.get")
     with sessions.read() as session:
-        panel = _load(session, panel_id)
-        if panel is None or not _visible(actor, panel):
-            raise NotFound(f"panel {panel_id!r} does not exist")
-        return view_of(panel)
+        return view_of(access.load_panel(session, actor, panel_id))
 
 
 def exists(session: Session, panel_id: str) -> bool:

@@ -8,17 +8,17 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, not_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from placements import audit, orders, statutory, thresholds
+from placements import access, audit, orders, statutory, thresholds
 from placements.auth import Actor
 from placements.availability import release_reservation
 from placements.config import Settings
 from placements.db import Sessions
-from placements.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from placements.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from placements.ids import new_id
 from placements.live import rank_request
 from placements.models import (
@@ -29,6 +29,7 @@ from placements.models import (
     PlacementRequest,
 )
 from placements.orders import LegalAuthority, OrderView
+from placements.paging import Page, window
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # Waiting for a bed: what demand counts as open.
@@ -110,6 +111,8 @@ class RequestFilter:
 
     status: str | None = None
     stale: bool | None = None
+    page: int = 1
+    page_size: int = 50
 
 
 def fact_errors(facts: RequestFacts, *, now: datetime) -> dict[str, list[str]]:
@@ -251,24 +254,6 @@ def lock_request(session: Session, request_id: str) -> PlacementRequest | None:
     return session.get(PlacementRequest, request_id, with_for_update=True, populate_existing=True)
 
 
-def load_request(
-    session: Session, actor: Actor, request_id: str, *, lock: bool = False
-) -> PlacementRequest:
-    """A request the actor may see: its own authority's (director) or any (admin)."""
-    if actor.role not in ("director", "admin"):
-        raise Forbidden(f"role {actor.role!r} may not read requests")
-    row = lock_request(session, request_id) if lock else session.get(PlacementRequest, request_id)
-    if row is None or (actor.role == "director" and row.authority_id != actor.authority_id):
-        raise NotFound(f"request {request_id!r} does not exist")
-    return row
-
-
-def audit_read(session: Session, actor: Actor, row: PlacementRequest, now: datetime) -> None:
-    """Log a read of a child's request by anyone outside its authority."""
-    if actor.authority_id != row.authority_id:
-        audit.record(session, actor, "request.read", "request", row.id, at=now)
-
-
 def _claim_key(session: Session, actor: Actor, key: str, digest: str, request_id: str,
                now: datetime) -> str | None:  # fmt: skip
     """Record the key for this request; None when another request already holds it."""
@@ -364,7 +349,7 @@ def _lock_authority(session: Session, authority_id: str | None) -> LocalAuthorit
 def create(sessions: Sessions, actor: Actor, facts: RequestFacts, *, now: datetime,
            idempotency_key: str | None = None) -> RequestView:  # fmt: skip
     """Open a request for the director's own authority; a repeated key returns the first."""
-    actor.require("director")
+    access.require(actor, "requests.create")
     errors = fact_errors(facts, now=now)
     if errors:
         raise InvalidInput("the request breaks the rules", errors=errors)
@@ -405,29 +390,40 @@ def _audit_facts(view: RequestView) -> dict[str, Any]:
 
 def get(sessions: Sessions, actor: Actor, request_id: str, *, now: datetime) -> RequestView:
     """One request (its director or admin; reads from outside the authority are audited)."""
-    with sessions.begin() as session:
-        row = load_request(session, actor, request_id)
-        audit_read(session, actor, row, now)
-        return view_of(session, row, now=now)
+    access.require(actor, "requests.get")
+    with sessions.read() as session:
+        row = access.load_request(session, actor, request_id)
+        view = view_of(session, row, now=now)
+    access.audit_read(sessions, actor, row, now)
+    return view
+
+
+def _stale(now: datetime) -> ColumnElement[bool]:
+    """Waiting and untouched for the long-wait period (as `RequestView.stale`)."""
+    cutoff = now - timedelta(days=thresholds.LONG_WAIT_DAYS)
+    return and_(PlacementRequest.status == "waiting", PlacementRequest.updated_at < cutoff)
 
 
 def list_requests(sessions: Sessions, actor: Actor, query: RequestFilter, *,
-                  now: datetime) -> list[RequestView]:  # fmt: skip
-    """The director's own authority's requests, or all of them for admin."""
-    actor.require("director", "admin")
-    statement = select(PlacementRequest).order_by(PlacementRequest.created_at, PlacementRequest.id)
-    if actor.role == "director":
-        statement = statement.where(PlacementRequest.authority_id == actor.authority_id)
+                  now: datetime) -> Page[RequestView]:  # fmt: skip
+    """A page of the requests the actor may read, oldest first (reads from outside the
+    authority are audited, one event for the page)."""
+    access.require(actor, "requests.list")
+    statement = (
+        select(PlacementRequest)
+        .where(access.requests_visible(actor))
+        .order_by(PlacementRequest.created_at, PlacementRequest.id)
+    )
     if query.status:
         statement = statement.where(PlacementRequest.status == query.status)
-    with sessions.begin() as session:
-        views = [view_of(session, row, now=now) for row in session.scalars(statement)]
-        if query.stale is not None:
-            views = [v for v in views if v.stale == query.stale]
-        for view in views:
-            if actor.authority_id != view.authority_id:
-                audit.record(session, actor, "request.read", "request", view.id, at=now)
-        return views
+    if query.stale is not None:
+        statement = statement.where(_stale(now) if query.stale else not_(_stale(now)))
+    with sessions.read() as session:
+        rows, total = window(session, statement, page=query.page, page_size=query.page_size)
+        views = [view_of(session, row, now=now) for (row,) in rows]
+    access.audit_list_read(sessions, actor, "requests.list",
+                           ((v.id, v.authority_id) for v in views), now)  # fmt: skip
+    return Page(views, total, query.page, query.page_size)
 
 
 # Exclusion reasons that come from the child's facts, not from the state of the estate.
@@ -470,9 +466,9 @@ def update_facts(sessions: Sessions, actor: Actor, request_id: str, changes: dic
     Pending offers whose units the new facts rule out are cancelled (`no_longer_eligible`, with
     the reasons); the others stay. A changed `authority` replaces the orders recorded so far.
     """
-    actor.require("director")
+    access.require(actor, "requests.update")
     with sessions.begin() as session:
-        row = load_request(session, actor, request_id, lock=True)
+        row = access.load_request(session, actor, request_id, lock=True)
         if row.status not in CHANGEABLE_STATUSES:
             raise InvalidTransition(
                 f"request {request_id} is {row.status}; only waiting or offered requests change"
@@ -509,9 +505,9 @@ def record_order(sessions: Sessions, actor: Actor, request_id: str, order: Legal
     The order is checked against the same limits as at creation; the 72-hour clock, the order's
     expiry warning and a placed child's next review date move with it.
     """
-    actor.require("director", "admin")
+    access.require(actor, "requests.record_order")
     with sessions.begin() as session:
-        row = load_request(session, actor, request_id, lock=True)
+        row = access.load_request(session, actor, request_id, lock=True)
         if order.kind == "none":
             raise InvalidInput("an order is needed", errors={"kind": ["not none: record an order"]})
         errors = orders.authority_errors(row.legal_basis, order, now=now)
@@ -555,9 +551,9 @@ def withdraw(sessions: Sessions, actor: Actor, request_id: str, *, now: datetime
     Its pending offers, and the accepted one holding a reservation, are cancelled with the reason
     `withdrawn_by_placer`, so the home sees why.
     """
-    actor.require("director", "admin")
+    access.require(actor, "requests.withdraw")
     with sessions.begin() as session:
-        row = load_request(session, actor, request_id, lock=True)
+        row = access.load_request(session, actor, request_id, lock=True)
         if row.status not in UNFINISHED_STATUSES:
             raise InvalidTransition(
                 f"request {request_id} is {row.status}; only waiting, offered or reserved requests"

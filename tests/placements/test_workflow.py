@@ -123,7 +123,7 @@ def test_a_director_sees_only_their_own_authoritys_requests(seeded: Sessions) ->
     mine = requests.create(seeded, SURREY, welfare_facts("SUR-1"), now=NOW)
     with pytest.raises(NotFound):
         requests.get(seeded, SOUTHWARK, mine.id, now=NOW)
-    assert requests.list_requests(seeded, SOUTHWARK, requests.RequestFilter(), now=NOW) == []
+    assert requests.list_requests(seeded, SOUTHWARK, requests.RequestFilter(), now=NOW).items == []
 
 
 def test_reads_outside_the_authority_are_audited(seeded: Sessions) -> None:
@@ -155,7 +155,7 @@ def test_requests_that_break_the_law_are_refused(
     with pytest.raises(InvalidInput) as refused:
         requests.create(seeded, SOUTHWARK, welfare_facts("SWK-9", **changes), now=NOW)
     assert field in (refused.value.errors or {})
-    assert requests.list_requests(seeded, ADMIN, requests.RequestFilter(), now=NOW) == []
+    assert requests.list_requests(seeded, ADMIN, requests.RequestFilter(), now=NOW).items == []
 
 
 def test_a_remand_within_28_days_and_a_renewal_within_6_months_are_accepted(
@@ -189,7 +189,7 @@ def test_a_waiting_request_goes_stale_after_14_days_and_an_update_resets_it(
     later = NOW + timedelta(days=15)
     assert requests.get(seeded, SOUTHWARK, made.id, now=later).stale
     stale = requests.list_requests(seeded, SOUTHWARK, requests.RequestFilter(stale=True), now=later)
-    assert [r.id for r in stale] == [made.id]
+    assert [r.id for r in stale.items] == [made.id]
     updated = requests.update_facts(
         seeded, SOUTHWARK, made.id, {"age": 16}, settings=SETTINGS, now=later
     )
