@@ -202,11 +202,19 @@ def _instant(text: str) -> datetime:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the API with gunicorn (gthread workers)."""
+@click.option(
+    "--read-timeout",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 600),
+    help="seconds a client has to send a request's head and body (then 408)",
+)
+def serve(host: str, port: int, workers: int, threads: int, read_timeout: float) -> None:
+    """Serve the API with gunicorn (gthread workers that read each request before a thread
+    takes it, so slow clients hold no thread)."""
     from api.server import serve as run_server
 
-    run_server(host=host, port=port, workers=workers, threads=threads)
+    run_server(host=host, port=port, workers=workers, threads=threads, read_timeout=read_timeout)
 
 
 def main(argv: list[str] | None = None) -> None:
