@@ -48,7 +48,11 @@ class UnitSchema(Schema):
     out_of_use_reason = fields.String(allow_none=True)
     resident_flags = fields.Dict(keys=fields.String(), values=fields.Integer())
     updated_at = fields.DateTime()
-    updated_by = fields.String()
+    updated_by = fields.String(
+        allow_none=True,
+        metadata={"description": "who last changed the counts: shown to the unit's home and "
+                  "admins only, null for every other caller"},
+    )  # fmt: skip
     stale = fields.Boolean()
     version = fields.Integer()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
+from placements import access
 from placements.auth import Actor
 from placements.config import Settings
 from placements.db import Sessions
@@ -36,9 +37,15 @@ class UnitView:
     out_of_use_reason: str | None
     resident_flags: dict[str, int]
     updated_at: datetime
-    updated_by: str
+    updated_by: str | None  # who: for the unit's home and admins only (access.sees_who_changed)
     stale: bool
     version: int
+
+    def seen_by(self, actor: Actor) -> UnitView:
+        """The unit as the actor may read it: who last changed its counts hidden from others."""
+        if access.sees_who_changed(actor, self.provider_id):
+            return self
+        return replace(self, updated_by=None)
 
     @classmethod
     def of(cls, unit: Unit, *, now: datetime, stale_hours: float) -> UnitView:
@@ -111,7 +118,9 @@ def list_units(
     """List units matching the filter (any authenticated role)."""
     with sessions.read() as session:
         units = session.scalars(_filtered(query)).all()
-        views = [UnitView.of(u, now=now, stale_hours=settings.stale_hours) for u in units]
+        views = [
+            UnitView.of(u, now=now, stale_hours=settings.stale_hours).seen_by(actor) for u in units
+        ]
     if query.sex is not None:
         views = [v for v in views if query.sex in v.sexes]
     return views
@@ -122,4 +131,5 @@ def get_unit(
 ) -> UnitView:
     """One unit with its availability (any authenticated role)."""
     with sessions.read() as session:
-        return UnitView.of(load_unit(session, unit_id), now=now, stale_hours=settings.stale_hours)
+        unit = load_unit(session, unit_id)
+        return UnitView.of(unit, now=now, stale_hours=settings.stale_hours).seen_by(actor)
