@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PLACEMENTS_DATABASE_URL ?= sqlite:///var/placements.db
 
-.PHONY: run test lint typecheck contracts migrations-check pytest fuzz bench install clean
+.PHONY: run test lint typecheck contracts migrations-check pytest fuzz bench bench-http install clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m solver bench
 	$(BIN)/python -m api.bench
+
+# `placements serve` against a minimal Flask app over HTTP, on SQLite and PostgreSQL
+# (PLACEMENTS_BENCH_DATABASE_URL, default placements_bench on 127.0.0.1); see docs/benchmarks.md.
+bench-http: $(STAMP)
+	$(BIN)/python -m api.bench_http
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-*

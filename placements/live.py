@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -26,28 +28,70 @@ def live_units(session: Session) -> tuple[list[Unit], list[solver.Unit]]:
         .options(joinedload(Unit.provider))
         .order_by(Unit.id)
     ).all()
+    children = _children_by_unit(session)
+    units = [_solver_unit(u, u.provider.lat, u.provider.lon, children[u.id]) for u in rows]
+    return list(rows), units
+
+
+@dataclass(frozen=True)
+class UnitName:
+    """What a ranking shows of a unit beside its id: its name and its home's."""
+
+    name: str
+    provider_name: str
+
+
+# The units of open homes as the matcher needs them: columns only, no ORM objects.
+LIVE_UNIT_COLUMNS = (
+    select(
+        *Unit.__table__.columns,
+        Provider.name.label("provider_name"),
+        Provider.lat,
+        Provider.lon,
+    )
+    .join(Provider, Provider.id == Unit.provider_id)
+    .where(Provider.status != "closed")
+    .order_by(Unit.id)
+)
+
+
+def live_unit_names(session: Session) -> tuple[dict[str, UnitName], list[solver.Unit]]:
+    """Like `live_units`, with only the units' names beside them (cheaper: read per ranking)."""
+    rows = session.execute(LIVE_UNIT_COLUMNS).all()
+    children = _children_by_unit(session)
+    names = {r.id: UnitName(r.name, r.provider_name) for r in rows}
+    return names, [_solver_unit(r, r.lat, r.lon, children[r.id]) for r in rows]
+
+
+def _children_by_unit(session: Session) -> dict[str, list[tuple[str, list[str]]]]:
+    """Each unit's placed and reserved children: (legal basis, flags)."""
     children: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    for placement in session.scalars(select(Placement).where(Placement.status == "active")):
-        children[placement.unit_id].append((placement.legal_basis, placement.flags))
+    placed = session.execute(
+        select(Placement.unit_id, Placement.legal_basis, Placement.flags).where(
+            Placement.status == "active"
+        )
+    )
     reserved = session.execute(
         select(Offer.unit_id, PlacementRequest.legal_basis, PlacementRequest.flags)
         .join(PlacementRequest, PlacementRequest.id == Offer.request_id)
         .where(Offer.status == "accepted", PlacementRequest.status == "reserved")
     )
-    for unit_id, legal_basis, flags in reserved:
+    for unit_id, legal_basis, flags in [*placed, *reserved]:
         children[unit_id].append((legal_basis, flags))
-    return list(rows), [_solver_unit(u, children[u.id]) for u in rows]
+    return children
 
 
-def _solver_unit(unit: Unit, children: Sequence[tuple[str, list[str]]]) -> solver.Unit:
-    """A unit with its residents: those reported by the home, placed and reserved children."""
+def _solver_unit(unit: Any, lat: float, lon: float,
+                 children: Sequence[tuple[str, list[str]]]) -> solver.Unit:  # fmt: skip
+    """A unit (a `Unit` or a row of its columns) with its residents: those reported by the home,
+    placed and reserved children."""
     reported = [frozenset({flag}) for flag, n in unit.resident_flags.items() for _ in range(n)]
     residents = reported + [frozenset(flags) for _, flags in children if flags]
     return solver.Unit(
         id=unit.id,
         provider_id=unit.provider_id,
-        lat=unit.provider.lat,
-        lon=unit.provider.lon,
+        lat=lat,
+        lon=lon,
         free_beds=max(0, unit.staffed_beds - unit.occupied_beds - unit.reserved_beds),
         sexes=frozenset(unit.sexes),
         min_age=unit.min_age,
@@ -94,10 +138,10 @@ def problem(
 
 
 def rank_request(session: Session, request: PlacementRequest, settings: Settings,
-                 now: datetime) -> tuple[dict[str, Unit], solver.Ranking]:  # fmt: skip
-    """Rank every unit for a request on the live state."""
-    rows, units = live_units(session)
+                 now: datetime) -> tuple[dict[str, UnitName], solver.Ranking]:  # fmt: skip
+    """Rank every unit for a request on the live state; the units' names beside it."""
+    names, units = live_unit_names(session)
     providers = sorted({u.provider_id for u in units})
     child = child_of(request, load_history(session), providers, now=now)
     ranking = solver.rank(problem(units, [child], settings), request.id)
-    return {u.id: u for u in rows}, ranking
+    return names, ranking

@@ -17,7 +17,7 @@ from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import Busy, NotFound, PlacementsError
 from placements.ids import new_id
-from placements.live import child_of, live_units, problem, rank_request
+from placements.live import UnitName, child_of, live_units, problem, rank_request
 from placements.models import MatchingRun, PlacementRequest, Provider, Unit
 from placements.offers import OfferChoice, OfferView, create_offers
 
@@ -31,10 +31,10 @@ class OptionsView:
     excluded: list[dict[str, Any]]
 
 
-def _named(unit: Unit | None, item: dict[str, Any]) -> dict[str, Any]:
+def _named(unit: UnitName | None, item: dict[str, Any]) -> dict[str, Any]:
     if unit is None:
         return item
-    return {**item, "unit_name": unit.name, "provider_name": unit.provider.name}
+    return {**item, "unit_name": unit.name, "provider_name": unit.provider_name}
 
 
 def options(sessions: Sessions, actor: Actor, request_id: str, *, settings: Settings,
@@ -83,7 +83,7 @@ class _Snapshot:
     """What a batch run read: the matcher's problem and what each proposal depends on."""
 
     problem: solver.Problem
-    names: dict[str, Unit]
+    names: dict[str, UnitName]
     request_versions: dict[str, datetime]
     unit_versions: dict[str, int]
 
@@ -132,7 +132,7 @@ def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Sn
         children = [child_of(r, history, providers, now=now) for r in waiting]
         return _Snapshot(
             problem(units, children, settings),
-            {u.id: u for u in rows},
+            {u.id: UnitName(u.name, u.provider.name) for u in rows},
             {r.id: r.updated_at for r in waiting},
             {u.id: u.version for u in rows},
         )

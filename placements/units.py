@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from placements import access
@@ -13,7 +14,7 @@ from placements.auth import Actor
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import NotFound
-from placements.models import Unit
+from placements.models import Provider, Unit
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,17 @@ class UnitView:
     @classmethod
     def of(cls, unit: Unit, *, now: datetime, stale_hours: float) -> UnitView:
         """Describe a unit row."""
+        return cls.of_columns(unit, unit.provider.name, now=now, stale_hours=stale_hours)
+
+    @classmethod
+    def of_columns(
+        cls, unit: Any, provider_name: str, *, now: datetime, stale_hours: float
+    ) -> UnitView:
+        """Describe a unit from its columns: a `Unit`, or a row of `UNIT_COLUMNS`."""
         return cls(
             id=unit.id,
             provider_id=unit.provider_id,
-            provider_name=unit.provider.name,
+            provider_name=provider_name,
             name=unit.name,
             approved_beds=unit.approved_beds,
             designation=unit.designation,
@@ -83,6 +91,14 @@ class UnitFilter:
     sex: str | None = None
     age: int | None = None
     has_free_bed: bool | None = None
+
+
+# One unit and its home's name, read on every GET /units/{id}: built once, columns only.
+UNIT_READ = (
+    select(*Unit.__table__.columns, Provider.name.label("provider_name"))
+    .join(Provider, Provider.id == Unit.provider_id)
+    .where(Unit.id == bindparam("unit_id"))
+)
 
 
 def is_stale(updated_at: datetime, *, now: datetime, stale_hours: float) -> bool:
@@ -130,6 +146,9 @@ def get_unit(
     sessions: Sessions, actor: Actor, unit_id: str, *, settings: Settings, now: datetime
 ) -> UnitView:
     """One unit with its availability (any authenticated role)."""
-    with sessions.read() as session:
-        unit = load_unit(session, unit_id)
-        return UnitView.of(unit, now=now, stale_hours=settings.stale_hours).seen_by(actor)
+    with sessions.read_rows() as connection:
+        row = connection.execute(UNIT_READ, {"unit_id": unit_id}).first()
+    if row is None:
+        raise NotFound(f"unit {unit_id!r} does not exist")
+    view = UnitView.of_columns(row, row.provider_name, now=now, stale_hours=settings.stale_hours)
+    return view.seen_by(actor)

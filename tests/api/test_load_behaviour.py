@@ -238,11 +238,12 @@ def test_an_unhandled_error_is_a_json_500_logged_with_its_request_id_and_traceba
     admin = {"Authorization": f"Bearer {token('admin')}", "X-Request-ID": "req-boom"}
     app = create_app({"PLACEMENTS_DATABASE_URL": database_url})
 
-    @app.route("/boom")
     def boom() -> None:
         raise RuntimeError("a bug")
 
-    answer = app.test_client().get("/boom", headers=admin)
+    hooks = app.before_request_funcs[None]  # fail right after the request id is drawn
+    hooks.insert([hook.__name__ for hook in hooks].index("start") + 1, boom)
+    answer = app.test_client().get("/units", headers=admin)
     app.extensions["placements"].sessions.engine.dispose()
     assert answer.status_code == 500 and answer.json["code"] == 500
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "{" in line[:1]]
