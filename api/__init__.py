@@ -121,8 +121,8 @@ def create_app(
 
     @app.before_request
     def refuse_what_the_operation_cannot_take() -> None:
-        if request.routing_exception is not None:
-            return  # no such operation: 404 or 405 says so
+        if request.routing_exception is not None or request.method == "OPTIONS":
+            return  # no such operation (404 or 405 says so), or Flask's own OPTIONS
         # A path id no record can have is unknown (404), on every database alike.
         name = unstorable_path_argument(request.view_args or {})
         if name is not None:

@@ -53,6 +53,10 @@ def check_role() -> None:
     endpoint = request.endpoint or ""
     if request.routing_exception is not None or not endpoint or is_public(endpoint):
         return
+    if request.method == "OPTIONS":
+        return  # Flask's own answer (Allow), which reads nothing and runs no operation
+    if request.method == "OPTIONS":
+        return  # Flask answers it with Allow: no operation, nothing to refuse
     name = operation_of(current_app.view_functions.get(endpoint), request.method)
     if name is None:
         raise LookupError(f"{endpoint} {request.method} names no operation (api/roles.py)")

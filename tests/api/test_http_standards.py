@@ -208,6 +208,14 @@ def test_a_path_id_with_an_encoded_surrogate_gets_no_server_error(
             assert all(r.status_code in (403, 404, 405, 422) for r in got.values()), (method, path)
 
 
+def test_options_on_every_path_answers_allow(
+    client: FlaskClient, everyone: dict[str, Headers]
+) -> None:
+    for path in {path for _, path, _ in operations(client)}:
+        for response in answers(client, everyone, "OPTIONS", filled(path)).values():
+            assert response.status_code == 200 and "Allow" in response.headers, path
+
+
 def test_dates_are_written_in_the_years_2000_to_2100(client: FlaskClient, admin: Headers) -> None:
     assert client.get("/audit?since=2100-06-01T00:00:00Z", headers=admin).status_code == 200
     early = client.get("/audit?since=1999-12-31T23:00:00Z", headers=admin)
