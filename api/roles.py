@@ -55,8 +55,6 @@ def check_role() -> None:
         return
     if request.method == "OPTIONS":
         return  # Flask's own answer (Allow), which reads nothing and runs no operation
-    if request.method == "OPTIONS":
-        return  # Flask answers it with Allow: no operation, nothing to refuse
     name = operation_of(current_app.view_functions.get(endpoint), request.method)
     if name is None:
         raise LookupError(f"{endpoint} {request.method} names no operation (api/roles.py)")
