@@ -103,10 +103,10 @@ def _check_admission_time(session: Session, request: PlacementRequest, offer: Of
 def discharge(sessions: Sessions, actor: Actor, placement_id: str, discharged_at: datetime,
               destination: str, *, settings: Settings, now: datetime) -> PlacementView:  # fmt: skip
     """Discharge a placed child, free the bed and cancel the child's called review at once."""
+    access.require(actor, "placements.discharge")
     if discharged_at > now:
         raise InvalidInput("a discharge is recorded once it has happened",
                            errors={"discharged_at": ["must not be in the future"]})  # fmt: skip
-    access.require(actor, "placements.discharge")
     with sessions.begin() as session:
         placement = access.load_placement(session, actor, placement_id)
         request = lock_request(session, placement.request_id)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from placements import audit
+from placements import access, audit
 from placements.auth import Actor
 from placements.db import Sessions
 from placements.errors import NotFound
@@ -42,7 +42,7 @@ def register(
     sessions: Sessions, actor: Actor, spec: AuthoritySpec, *, now: datetime
 ) -> AuthorityRegistered:
     """Create or update a local authority; an identical registration changes nothing."""
-    actor.require("admin")
+    access.require(actor, "authorities.register")
     check_slug(spec.id)
     with sessions.begin() as session:
         row = session.get(LocalAuthority, spec.id)

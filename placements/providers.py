@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from placements import audit
+from placements import access, audit
 from placements.auth import Actor
 from placements.availability import record_change, snapshot
 from placements.beds import count_errors
@@ -197,7 +197,7 @@ def _register_unit(
 
 def register(sessions: Sessions, actor: Actor, spec: ProviderSpec, *, now: datetime) -> Registered:
     """Create or update a home and its units; an identical registration changes nothing."""
-    actor.require("admin")
+    access.require(actor, "providers.register")
     check_slug(spec.id)
     slugs = [u.slug for u in spec.units]
     if len(set(slugs)) != len(slugs):

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from placements import access
 from placements.acceptance import age_band
 from placements.auth import Actor
 from placements.db import Sessions
@@ -48,7 +49,7 @@ def _rates(tallies: dict[str, Counter[str]]) -> list[Rate]:
 
 def declines(sessions: Sessions, actor: Actor, *, since: datetime | None = None) -> DeclineReport:
     """Summarise every answered offer (admin)."""
-    actor.require("admin")
+    access.require(actor, "reports.declines")
     statement = (
         select(Offer, PlacementRequest)
         .join(PlacementRequest, PlacementRequest.id == Offer.request_id)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from placements import audit, statutory
+from placements import access, audit, statutory
 from placements.auth import Actor
 from placements.config import DEFAULT_STALE_HOURS
 from placements.db import Sessions
@@ -95,7 +95,7 @@ def current(session: Session) -> dict[str, RuleSetting]:
 
 def list_rules(sessions: Sessions, actor: Actor) -> dict[str, RuleSetting]:
     """The escalation rules in force (admin, directors and panel members)."""
-    actor.require("admin", "director", "panel")
+    access.require(actor, "thresholds.list")
     with sessions.read() as session:
         return current(session)
 
@@ -119,7 +119,7 @@ def _errors(name: str, change: RuleChange) -> list[str]:
 def change(sessions: Sessions, actor: Actor, changes: dict[str, RuleChange], *,
            now: datetime) -> dict[str, RuleSetting]:  # fmt: skip
     """Change the named rules (admin); rules not named keep their setting."""
-    actor.require("admin")
+    access.require(actor, "thresholds.change")
     unknown = sorted(set(changes) - set(DEFAULTS))
     errors = {name: ["no such rule"] for name in unknown}
     for name, wanted in changes.items():

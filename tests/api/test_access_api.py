@@ -56,6 +56,11 @@ def test_a_role_check_comes_before_the_query_is_read(client: FlaskClient, clare:
     assert client.get("/meetings?kind=castle", headers=clare).status_code == 403
 
 
+def test_options_names_the_methods_for_any_role(client: FlaskClient, clare: Headers) -> None:
+    response = client.options("/requests", headers=clare)
+    assert response.status_code == 200 and {"GET", "POST"} <= set(response.allow)
+
+
 def test_every_operation_of_the_app_names_its_roles(app: Flask) -> None:
     assert undeclared(app) == []
     fresh = create_app({"PLACEMENTS_DATABASE_URL": "sqlite://"})
