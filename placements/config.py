@@ -58,9 +58,7 @@ class Settings:
             review_calls_seconds=float(values.get("PLACEMENTS_REVIEW_CALLS_SECONDS") or 3600),
             offer_expiry_seconds=float(values.get("PLACEMENTS_OFFER_EXPIRY_SECONDS") or 60),
             notify_seconds=float(values.get("PLACEMENTS_NOTIFY_SECONDS") or 30),
-            delivery_timeout_seconds=float(
-                values.get("PLACEMENTS_DELIVERY_TIMEOUT_SECONDS") or 10
-            ),
+            delivery_timeout_seconds=float(values.get("PLACEMENTS_DELIVERY_TIMEOUT_SECONDS") or 10),
             clock=values.get("PLACEMENTS_CLOCK") or "system",
             id_seed=int(seed) if (seed := values.get("PLACEMENTS_ID_SEED")) else None,
             sqlite_busy_timeout_s=float(

@@ -173,7 +173,8 @@ def test_every_read_by_a_provider_or_admin_is_audited(
     assert [e["actor_role"] for e in events] == ["admin"]
     lists = client.get("/audit?action=request.read_list", headers=admin).json
     assert sorted((e["actor_role"], e["object_id"]) for e in lists) == [
-        ("admin", "requests.list"), ("provider", "offers.list")
+        ("admin", "requests.list"),
+        ("provider", "offers.list"),
     ]  # one event per list read, naming every request read
     assert all(e["after"] == {"request_ids": [made["id"]]} for e in lists)
 
