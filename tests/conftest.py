@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,31 +147,42 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`placements serve --workers 2` on the test database, its clock fixed at NOW; its URL."""
+@contextmanager
+def serving(database_url: str, log: Path, *arguments: str, **settings: str) -> Iterator[str]:
+    """`placements serve` on the database, its clock fixed at NOW, with extra command-line
+    arguments and settings, until the block ends; yields its URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {**os.environ, "PLACEMENTS_DATABASE_URL": database_url, "PLACEMENTS_CLOCK": SERVER_CLOCK}
+    env = {**os.environ, **settings, "PLACEMENTS_DATABASE_URL": database_url,
+           "PLACEMENTS_CLOCK": SERVER_CLOCK}  # fmt: skip
     placements = Path(sys.executable).with_name("placements")
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(placements), "serve", "--port", str(port), "--workers", "2"],
+            [str(placements), "serve", "--port", str(port), *arguments],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=15)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`placements serve --workers 2` on the test database, its clock fixed at NOW; its URL."""
+    with serving(
+        database_url, tmp_path_factory.mktemp("server") / "serve.log", "--workers", "2"
+    ) as base:
+        yield base

@@ -4,17 +4,12 @@ and a write lock not had in time is a 503 with Retry-After, logged with its requ
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +22,7 @@ from placements.auth import SYSTEM
 from placements.db import Sessions
 from placements.providers import ProviderSpec, StartingAvailability, UnitSpec
 from solver.generate import generate
-from tests.conftest import NOW, SERVER_CLOCK, free_port
+from tests.conftest import NOW, serving
 from tests.placements.workflow import AUTHORITIES, SETTINGS, director
 
 pytestmark = pytest.mark.slow
@@ -40,35 +35,6 @@ REQUEST = {
     "legal_basis": "welfare",
     "grounds": ["harm_to_self"],
 }
-
-
-@contextmanager
-def serving(database_url: str, log: Path, **settings: str) -> Iterator[str]:
-    """`placements serve` on the database with extra settings; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, **settings, "PLACEMENTS_DATABASE_URL": database_url,
-           "PLACEMENTS_CLOCK": SERVER_CLOCK}  # fmt: skip
-    placements = Path(sys.executable).with_name("placements")
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(placements), "serve", "--port", str(port)], env=env, stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def call(method: str, url: str, token: str, body: object = None,
