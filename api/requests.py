@@ -263,12 +263,35 @@ class ExcludedSchema(Schema):
     reasons = fields.List(fields.String())
 
 
+def _picked(item: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: item[name] for name in names if name in item}
+
+
 class OptionsSchema(Schema):
     """Ranked options and excluded units."""
 
     request_id = fields.String()
     options = fields.List(fields.Nested(OptionSchema))
     excluded = fields.List(fields.Nested(ExcludedSchema))
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        """A ranking as the fields above declare it, picked from its plain values.
+
+        The ranking holds only strings, ints, floats and lists and dicts of them, so picking the
+        declared keys gives what marshmallow's field-by-field dump gives, at a fraction of its
+        cost (which exceeded the ranking's own); tests/api/test_options_dump.py checks they agree.
+        """
+        if many or not isinstance(obj, matching.OptionsView):
+            return super().dump(obj, many=many)
+        return {
+            "request_id": obj.request_id,
+            "options": [_picked(o, OPTION_FIELDS) for o in obj.options],
+            "excluded": [_picked(e, EXCLUDED_FIELDS) for e in obj.excluded],
+        }
+
+
+OPTION_FIELDS = tuple(OptionSchema().fields)
+EXCLUDED_FIELDS = tuple(ExcludedSchema().fields)
 
 
 class OfferCreateSchema(Schema):
