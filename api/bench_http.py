@@ -5,7 +5,9 @@ and a minimal Flask app (`minimal_app`: the same token lookup and unit read, not
 the same way (gunicorn, gthread, the same workers and threads), and drives both with the same
 concurrent clients (separate processes, keep-alive `http.client`), interleaved round by round.
 It prints `GET /units/{id}` throughput and latency of both, then `GET /requests/{id}/options` as a
-director. A benchmark, not a test: nothing here asserts a time.
+director, each with the CPU its server used per call (user and system time of the server's
+processes, read from /proc on Linux): on a machine shared with other work, latency and throughput
+move with the load, CPU per call much less. A benchmark, not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -141,9 +143,34 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running server: its base URL and its (master) process id."""
+
+    base: str
+    pid: int
+
+
+def cpu_seconds(root: int) -> float:
+    """User and system CPU seconds used so far by a process and its live descendants (Linux
+    /proc; 0 where there is none)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        stats[int(entry.parent.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
+    tree = {root}
+    while grown := {pid for pid, (parent, _) in stats.items() if parent in tree} - tree:
+        tree |= grown
+    return sum(stats[pid][1] for pid in tree if pid in stats)
+
+
 @contextmanager
-def running(command: list[str], url: str, port: int, log: Path) -> Iterator[str]:
-    """Run a server on the database until the block ends; yields its base URL."""
+def running(command: list[str], url: str, port: int, log: Path) -> Iterator[Server]:
+    """Run a server on the database until the block ends."""
     env = {**os.environ, "PLACEMENTS_DATABASE_URL": url}
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -159,7 +186,7 @@ def running(command: list[str], url: str, port: int, log: Path) -> Iterator[str]
                     failed = f"{command[0]} did not start: {log.read_text()[-2000:]}"
                     raise RuntimeError(failed) from None
                 time.sleep(0.2)
-        yield base
+        yield Server(base, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -189,16 +216,23 @@ class Tally:
 
     samples: list[float]
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     def rate(self) -> float:
         """Calls per second."""
         return len(self.samples) / self.seconds if self.seconds else 0.0
 
+    def cpu_per_call(self) -> float:
+        """The server's CPU milliseconds per call."""
+        return self.cpu_seconds * 1000 / len(self.samples) if self.samples else 0.0
+
     def line(self) -> str:
-        """Throughput and p50/p95/p99 as one line."""
+        """Throughput, p50/p95/p99 and the server's CPU per call as one line."""
         p50, p95, p99 = (percentile(self.samples, share) for share in (0.50, 0.95, 0.99))
+        cpu = self.cpu_per_call()
         return (f"{self.rate():7.1f} req/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
-                f"p99 {p99:6.1f} ms  ({len(self.samples)} calls)")  # fmt: skip
+                f"p99 {p99:6.1f} ms  server CPU {cpu:4.2f} ms/call  "
+                f"({len(self.samples)} calls)")  # fmt: skip
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -207,14 +241,15 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
-def drive(pool: ProcessPoolExecutor, clients: int, base: str, path: str, token: str,
+def drive(pool: ProcessPoolExecutor, clients: int, server: Server, path: str, token: str,
           seconds: float, tally: Tally) -> None:  # fmt: skip
     """One round: `clients` clients at once against one server."""
-    started = time.perf_counter()
-    futures = [pool.submit(client, base, path, token, seconds) for _ in range(clients)]
+    started, cpu = time.perf_counter(), cpu_seconds(server.pid)
+    futures = [pool.submit(client, server.base, path, token, seconds) for _ in range(clients)]
     for future in futures:
         tally.samples += future.result()
     tally.seconds += time.perf_counter() - started
+    tally.cpu_seconds += cpu_seconds(server.pid) - cpu
 
 
 def bench(url: str, *, clients: int, rounds: int, seconds: float, label: str,
@@ -231,28 +266,30 @@ def bench(url: str, *, clients: int, rounds: int, seconds: float, label: str,
                "api.bench_http:minimal_app()"]  # fmt: skip
     unit_path = f"/units/{UNIT}"
     with ExitStack() as stack, tempfile.TemporaryDirectory() as logs:
-        real_base = stack.enter_context(running(real, url, real_port, Path(logs) / "real.log"))
-        minimal_base = stack.enter_context(
+        real_server = stack.enter_context(running(real, url, real_port, Path(logs) / "real.log"))
+        minimal_server = stack.enter_context(
             running(minimal, url, minimal_port, Path(logs) / "minimal.log")
         )
         pool = stack.enter_context(ProcessPoolExecutor(clients))
-        for base in (real_base, minimal_base):  # warm up: connections, imports, caches
-            drive(pool, clients, base, unit_path, estate.director, 1.0, Tally([]))
+        for server in (real_server, minimal_server):  # warm up: connections, imports, caches
+            drive(pool, clients, server, unit_path, estate.director, 1.0, Tally([]))
         tallies = {"placements serve": Tally([]), "minimal app": Tally([])}
         for n in range(rounds):
-            order = [(real_base, "placements serve"), (minimal_base, "minimal app")]
-            for base, name in order if n % 2 == 0 else reversed(order):
-                drive(pool, clients, base, unit_path, estate.director, seconds, tallies[name])
+            order = [(real_server, "placements serve"), (minimal_server, "minimal app")]
+            for server, name in order if n % 2 == 0 else reversed(order):
+                drive(pool, clients, server, unit_path, estate.director, seconds, tallies[name])
         options = Tally([])
         options_path = f"/requests/{estate.request_id}/options"
-        drive(pool, clients, real_base, options_path, estate.director, 1.0, Tally([]))
-        drive(pool, clients, real_base, options_path, estate.director, seconds * rounds, options)
+        drive(pool, clients, real_server, options_path, estate.director, 1.0, Tally([]))
+        drive(pool, clients, real_server, options_path, estate.director, seconds * rounds, options)
     ratio = tallies["placements serve"].rate() / tallies["minimal app"].rate()
     print(f"\n{label}: {workers} workers x {threads} threads (gthread), {clients} clients, "
           f"{rounds} interleaved rounds of {seconds:g} s")  # fmt: skip
     for name, tally in tallies.items():
         print(f"  GET /units/{{id}}               {name:<17} {tally.line()}")
     print(f"  GET /units/{{id}} throughput ratio (placements / minimal): {ratio:.2f}x")
+    cpu = tallies["minimal app"].cpu_per_call() / (tallies["placements serve"].cpu_per_call() or 1)
+    print(f"  GET /units/{{id}} CPU per call ratio (minimal / placements): {cpu:.2f}x")
     print(f"  GET /requests/{{id}}/options     placements serve  {options.line()}")
 
 

@@ -80,7 +80,7 @@ class History:
 
 
 # The answers counted in SQL, one row per provider and kind of request (the age itself, banded
-# below): the rows read grow with the kinds of request answered, not with the answers.
+# below): the rows that come back grow with the kinds of request answered, not with the answers.
 ANSWER_COUNTS = (
     select(
         Offer.provider_id,
