@@ -273,6 +273,8 @@ def _attempt(item: Outgoing, settings: Settings, moment: RunningClock,
                 send_webhook(item.recipient, item.secret, item.id, item.content["body"],
                              moment.now(), timeout=deadline)  # fmt: skip
             outcome.append(None)
+        except TimeoutError:  # the socket's timeout is the deadline: whichever fires first
+            outcome.append(f"{NO_ANSWER} the {deadline:g} s deadline")
         except (OSError, http.client.HTTPException, smtplib.SMTPException, ValueError) as problem:
             outcome.append(f"{type(problem).__name__}: {problem}"[:2000])
         except Exception as problem:  # a fault of ours: kept on the row and logged, then retried
