@@ -96,7 +96,7 @@ def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: date
     waits on the solve; the run is then written in a short transaction that drops each proposal
     whose request or unit changed meanwhile (see `_still_valid`).
     """
-    actor.require("admin")
+    access.require(actor, "matching.run")
     snapshot = _read_snapshot(sessions, settings, now)
     limit = settings.matching_time_limit_s if time_limit_s is None else time_limit_s
     solution = solver.match(snapshot.problem, time_limit_s=limit, workers=2)
@@ -187,7 +187,7 @@ def _changed(dropped: dict[str, Any]) -> dict[str, Any]:
 
 def get_run(sessions: Sessions, actor: Actor, run_id: str) -> RunView:
     """A batch matching run (admin)."""
-    actor.require("admin")
+    access.require(actor, "matching.get_run")
     with sessions.read() as session:
         run = session.get(MatchingRun, run_id)
         if run is None:

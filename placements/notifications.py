@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from placements import audit, invitations
+from placements import access, audit, invitations
 from placements.auth import SYSTEM, Actor
 from placements.clock import RunningClock
 from placements.config import Settings
@@ -375,7 +375,7 @@ def send_webhook(url: str, secret: str | None, webhook_id: str, body: dict[str, 
 def list_notifications(sessions: Sessions, actor: Actor,
                        query: NotificationFilter) -> list[NotificationView]:  # fmt: skip
     """The outbox, newest first (admin only): pending, sent and failed notifications."""
-    actor.require("admin")
+    access.require(actor, "notifications.list")
     statement = select(Notification)
     if query.status:
         statement = statement.where(Notification.status == query.status)
