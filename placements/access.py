@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from placements import audit
@@ -169,15 +170,23 @@ def panels_visible(actor: Actor) -> ColumnElement[bool]:
 # Single objects: loaded through the same filters; outside them is the same NotFound as no row.
 
 
+T = TypeVar("T")
+
+
+def _one_in_scope(session: Session, statement: Select[T], noun: str, object_id: str) -> T:
+    """The one row the statement finds, or NotFound worded as for an id that names nothing."""
+    row = session.scalars(statement).one_or_none()
+    if row is None:
+        raise NotFound(f"{noun} {object_id!r} does not exist")
+    return row
+
+
 def _request_in(session: Session, request_id: str, scope: ColumnElement[bool], *,
                 lock: bool) -> PlacementRequest:  # fmt: skip
     statement = select(PlacementRequest).where(PlacementRequest.id == request_id, scope)
     if lock:  # PostgreSQL: FOR UPDATE; SQLite's BEGIN IMMEDIATE already serialises writers
         statement = statement.with_for_update().execution_options(populate_existing=True)
-    row = session.scalars(statement).one_or_none()
-    if row is None:
-        raise NotFound(f"request {request_id!r} does not exist")
-    return row
+    return _one_in_scope(session, statement, "request", request_id)
 
 
 def load_request(
@@ -196,11 +205,8 @@ def load_offer(
     session: Session, actor: Actor, offer_id: str, *, lock: bool = False
 ) -> tuple[Offer, PlacementRequest]:
     """An offer the actor may read and its request (the request locked first with `lock`)."""
-    offer = session.scalars(
-        select(Offer).where(Offer.id == offer_id, offers_visible(actor))
-    ).one_or_none()
-    if offer is None:
-        raise NotFound(f"offer {offer_id!r} does not exist")
+    statement = select(Offer).where(Offer.id == offer_id, offers_visible(actor))
+    offer = _one_in_scope(session, statement, "offer", offer_id)
     request = session.get(
         PlacementRequest, offer.request_id, with_for_update=lock, populate_existing=lock
     )
@@ -212,34 +218,24 @@ def load_offer(
 
 def load_placement(session: Session, actor: Actor, placement_id: str) -> Placement:
     """A placement the actor may read."""
-    placement = session.scalars(
-        select(Placement).where(Placement.id == placement_id, placements_visible(actor))
-    ).one_or_none()
-    if placement is None:
-        raise NotFound(f"placement {placement_id!r} does not exist")
-    return placement
+    statement = select(Placement).where(Placement.id == placement_id, placements_visible(actor))
+    return _one_in_scope(session, statement, "placement", placement_id)
 
 
 def load_meeting(session: Session, actor: Actor, meeting_id: str) -> Meeting:
     """A meeting the actor may read."""
-    meeting = session.scalars(
-        select(Meeting).where(Meeting.id == meeting_id, meetings_visible(actor))
-    ).one_or_none()
-    if meeting is None:
-        raise NotFound(f"meeting {meeting_id!r} does not exist")
-    return meeting
+    statement = select(Meeting).where(Meeting.id == meeting_id, meetings_visible(actor))
+    return _one_in_scope(session, statement, "meeting", meeting_id)
 
 
 def load_panel(session: Session, actor: Actor, panel_id: str) -> Panel:
     """A panel the actor may read, with its members."""
-    panel = session.scalars(
+    statement = (
         select(Panel)
         .where(Panel.id == panel_id, panels_visible(actor))
         .options(selectinload(Panel.members))
-    ).one_or_none()
-    if panel is None:
-        raise NotFound(f"panel {panel_id!r} does not exist")
-    return panel
+    )
+    return _one_in_scope(session, statement, "panel", panel_id)
 
 
 # What a caller sees of an object it may read.
