@@ -188,6 +188,11 @@ def test_a_leader_killed_every_few_seconds_still_runs_review_calls(
 def test_a_paused_leader_loses_leadership_and_runs_no_job_when_resumed(
     busy_database: str, tmp_path: Path
 ) -> None:
+    if busy_database.startswith("sqlite"):
+        # A process paused inside a write transaction keeps SQLite's one write lock: every
+        # writer, the standby included, waits until it resumes or dies (docs/operations.md).
+        # Seen once in 4 runs under faketime, where the leader spends longer in each job.
+        pytest.skip("a paused SQLite writer holds the database's write lock; PostgreSQL's case")
     every_second = {f"PLACEMENTS_{job}_SECONDS": "1" for job in
                     ("DEMAND_CHECK", "REVIEW_CALLS", "OFFER_EXPIRY", "NOTIFY")}  # fmt: skip
     fast = {"PLACEMENTS_SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS), **every_second}
