@@ -147,6 +147,19 @@ def free_port() -> int:
         return port
 
 
+def wait_serving(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the server at `base` answers /healthz; fail with its log if it never does."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"server did not start: {log.read_text()[-3000:]}") from None
+            time.sleep(0.2)
+
+
 @contextmanager
 def serving(database_url: str, log: Path, *arguments: str, **settings: str) -> Iterator[str]:
     """`placements serve` on the database, its clock fixed at NOW, with extra command-line
@@ -164,15 +177,7 @@ def serving(database_url: str, log: Path, *arguments: str, **settings: str) -> I
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
+        wait_serving(base, process, log)
         yield base
     finally:
         process.terminate()

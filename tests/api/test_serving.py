@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SERVER_CLOCK, free_port
+from tests.conftest import SERVER_CLOCK, free_port, wait_serving
 
 PLACEMENTS = str(Path(sys.executable).with_name("placements"))
 
@@ -41,12 +41,8 @@ def healthy(port: int) -> bool:
         return False
 
 
-def wait_serving(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while not healthy(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"the server does not serve: {log.read_text()[-3000:]}")
-        time.sleep(0.2)
+def serving_on(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    wait_serving(f"http://127.0.0.1:{port}", process, log)
 
 
 def children(pid: int) -> list[int]:
@@ -66,7 +62,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[int]:
     port, log = free_port(), tmp_path / "serve.log"
     process = start_server(database_url, port, log, "--read-timeout", "3")
     try:
-        wait_serving(port, process, log)
+        serving_on(port, process, log)
         yield port
     finally:
         stop(process)
@@ -174,7 +170,7 @@ def test_a_server_killed_with_kill_9_starts_again_at_once_on_its_port(
     again = None
     trickler = None
     try:
-        wait_serving(port, first, log)
+        serving_on(port, first, log)
         # Connections in every state: answered ones (TIME_WAIT) and one still being read.
         assert all(healthy(port) for _ in range(5))
         trickler = Trickler(port)
@@ -189,7 +185,7 @@ def test_a_server_killed_with_kill_9_starts_again_at_once_on_its_port(
         deadline = time.monotonic() + 30
         while log.read_text().count("Listening at") < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        wait_serving(port, again, log)
+        serving_on(port, again, log)
         assert all(healthy(port) for _ in range(5))
     finally:
         if trickler is not None:
