@@ -15,13 +15,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# GOV.UK Frontend and htmx from npm (package-lock.json), copied where the pages serve them.
+VENDOR := api/pages/static/vendor
+ASSETS := $(VENDOR)/.copied
+GOVUK := node_modules/govuk-frontend/dist/govuk
+$(ASSETS): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20 or later) is needed for the pages' assets" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp $(GOVUK)/govuk-frontend.min.css $(GOVUK)/govuk-frontend.min.js $(VENDOR)/
+	cp -r $(GOVUK)/assets $(VENDOR)/assets
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	touch $@
 
-run: $(STAMP)
+install: $(STAMP) $(ASSETS)
+
+run: install
 	mkdir -p var
 	$(BIN)/placements db upgrade
 	$(BIN)/placements seed
 	$(BIN)/placements tokens demo
+	$(BIN)/placements users demo
 	# The scheduler runs beside the API in its own process and stops when the server does.
 	$(BIN)/placements scheduler & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
@@ -29,39 +43,39 @@ run: $(STAMP)
 
 test: lint typecheck contracts migrations-check pytest
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: install
 	$(BIN)/mypy
 
-contracts: $(STAMP)
+contracts: install
 	$(BIN)/lint-imports
 
-migrations-check: $(STAMP)
+migrations-check: install
 	$(BIN)/python -m placements.migrations.check
 
 # The fuzz run (schemathesis, 100 examples x four roles x both databases) is `make fuzz`, which
 # .ci/run runs after this.
-pytest: $(STAMP)
+pytest: install
 	$(BIN)/pytest -q -p no:cacheprovider -m "not fuzz"; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests ran: failing"; exit 1; fi; exit $$status
 
 # schemathesis --checks all, stateful, 100 examples per operation, four roles, SQLite and PostgreSQL
 # (PLACEMENTS_TEST_DATABASE_URL must name a PostgreSQL test database).
-fuzz: $(STAMP)
+fuzz: install
 	PLACEMENTS_FUZZ_EXAMPLES=$${PLACEMENTS_FUZZ_EXAMPLES:-100} PLACEMENTS_TEST_REQUIRE_POSTGRES=1 \
 	$(BIN)/pytest -q -p no:cacheprovider -m fuzz tests/api/test_openapi_fuzz.py
 
-bench: $(STAMP)
+bench: install
 	$(BIN)/python -m solver bench
 	$(BIN)/python -m api.bench
 
 # `placements serve` against a minimal Flask app over HTTP, on SQLite and PostgreSQL
 # (PLACEMENTS_BENCH_DATABASE_URL, default placements_bench on 127.0.0.1); see docs/benchmarks.md.
-bench-http: $(STAMP)
+bench-http: install
 	$(BIN)/python -m api.bench_http
 
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-*
+	rm -rf $(VENV) var/*.db var/*.db-* node_modules $(VENDOR)

@@ -28,8 +28,10 @@ from api import (
 from api.body import NUL, body_refusal, refusal, takes_json_body, unstorable_path_argument
 from api.context import Service, actor, service
 from api.errors import PlacementsApi, service_error
+from api.pages import init_pages, is_page_request
+from api.pages.errors import service_error_page
 from api.request_log import configure_logging, init_request_log
-from api.roles import init_roles
+from api.roles import init_roles, is_public
 from placements import ids
 from placements.clock import Clock, clock_from_spec
 from placements.config import Settings
@@ -37,7 +39,6 @@ from placements.db import Sessions, make_engine
 from placements.errors import PlacementsError
 from placements.ids import IdSource, RandomIds, SeededIds
 
-PUBLIC_ENDPOINTS = {"health.Health", "static"}
 BLUEPRINTS = (
     health.blp,
     providers.blp,
@@ -55,6 +56,11 @@ BLUEPRINTS = (
     thresholds.blp,
     notifications.blp,
 )
+
+
+def error_for(error: PlacementsError) -> Any:
+    """A service error as the API's JSON, or as a page for the pages."""
+    return service_error_page(error) if is_page_request() else service_error(error)
 
 
 def create_app(
@@ -98,8 +104,9 @@ def create_app(
     api = PlacementsApi(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    app.register_error_handler(PlacementsError, service_error)
+    app.register_error_handler(PlacementsError, error_for)
     init_request_log(app)
+    init_pages(app)  # the pages: HTML, sessions and CSRF instead of JSON and tokens
 
     @app.before_request
     def draw_ids_from_the_service() -> None:
@@ -114,7 +121,7 @@ def create_app(
     @app.before_request
     def authenticate() -> None:
         endpoint = request.endpoint or ""
-        if endpoint and endpoint not in PUBLIC_ENDPOINTS and not endpoint.startswith("api-docs."):
+        if endpoint and not is_public(endpoint):
             actor()
 
     init_roles(app)  # the caller's role, before any body or query is read (403)
@@ -123,6 +130,8 @@ def create_app(
     def refuse_what_the_operation_cannot_take() -> None:
         if request.routing_exception is not None or request.method == "OPTIONS":
             return  # no such operation (404 or 405 says so), or Flask's own OPTIONS
+        if is_page_request():
+            return  # forms, checked by the pages themselves
         # A path id no record can have is unknown (404), on every database alike.
         name = unstorable_path_argument(request.view_args or {})
         if name is not None:
@@ -141,6 +150,8 @@ def create_app(
 
     @app.before_request
     def refuse_text_that_cannot_be_stored() -> None:
+        if is_page_request():
+            return  # the pages refuse it with a page of their own
         found = refusal(request.get_data(), request.query_string)
         if found is not None:
             where, what = found

@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api import create_app
 from api.context import service
-from placements import ids, jobs, scheduler, seeding, tokens
+from placements import ids, jobs, people, scheduler, seeding, tokens
 from placements.auth import ROLES, Actor
 from placements.clock import EARLIEST, LATEST
 from placements.errors import PlacementsError
@@ -125,6 +125,91 @@ def tokens_demo() -> None:
     click.echo("Demo tokens (use as 'Authorization: Bearer <token>'):")
     for token in issued:
         click.echo(f"  {token.label:<28} {token.token}")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """People who sign in to the pages with an emailed link."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--authority", "authority_id", help="a director's local authority")
+@click.option("--provider", "provider_id", help="a home's provider")
+@click.option("--panel", "panel_id", help="a panel member's panel")
+@click.option("--name", help="the name the pages show (default: the email address)")
+@with_appcontext
+def users_add(email: str, role: str, authority_id: str | None, provider_id: str | None,
+              panel_id: str | None, name: str | None) -> None:  # fmt: skip
+    """Add a person who may sign in with their email address."""
+    spec = people.PersonSpec(email, role, authority_id, provider_id, panel_id, name)
+    try:
+        added = people.add(service().sessions, CLI_ACTOR, spec, now=_now())
+    except PlacementsError as error:
+        _fail(error)
+    click.echo(f"added {added.email} role: {added.role} scope: {added.scope or 'all'}")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """List everyone who may sign in (or could, before they were disabled)."""
+    for person in people.list_people(service().sessions, CLI_ACTOR):
+        state = f"disabled {person.disabled_at.isoformat()}" if person.disabled_at else "active"
+        click.echo(f"{person.email:<40} {person.role:<9} {person.scope or 'all':<24} {state}"
+                   f"  {person.name or ''}".rstrip())  # fmt: skip
+
+
+@users_group.command("disable")
+@click.argument("email")
+@with_appcontext
+def users_disable(email: str) -> None:
+    """Stop a person signing in; their sessions end at their next request."""
+    try:
+        done = people.disable(service().sessions, CLI_ACTOR, email, now=_now())
+    except PlacementsError as error:
+        _fail(error)
+    click.echo(f"disabled {email}" if done else f"{email} was already disabled")
+
+
+@users_group.command("link")
+@click.argument("email")
+@with_appcontext
+def users_link(email: str) -> None:
+    """Print a one-time sign-in link for a person (for when no email can be sent)."""
+    try:
+        key = people.issue_link(service().sessions, CLI_ACTOR, email, now=_now())
+    except PlacementsError as error:
+        _fail(error)
+    click.echo(f"{service().settings.public_url}/sign-in/{key}")
+
+
+@users_group.command("demo")
+@with_appcontext
+def users_demo() -> None:
+    """Add the demo people (one per role, example.org) and print a sign-in link for each."""
+    click.echo("Demo sign-in links (each works once, for 15 minutes; `placements users link "
+               "EMAIL` prints a new one):")  # fmt: skip
+    for spec in DEMO_PEOPLE:
+        person = people.ensure(service().sessions, CLI_ACTOR, spec, now=_now())
+        key = people.issue_link(service().sessions, CLI_ACTOR, person.email, now=_now())
+        click.echo(f"  {person.role:<9} {person.email:<36} "
+                   f"{service().settings.public_url}/sign-in/{key}")  # fmt: skip
+
+
+DEMO_PEOPLE = (
+    people.PersonSpec("coordinator@example.org", "admin", name="Nia Coordinator"),
+    people.PersonSpec(
+        "director.southwark@example.org", "director", authority_id="southwark", name="Sam Director"
+    ),
+    people.PersonSpec(
+        "manager.clare-lodge@example.org", "provider", provider_id="clare-lodge", name="Pat Manager"
+    ),
+    people.PersonSpec(
+        "chair.southwark@example.org", "panel", panel_id="review-southwark", name="Alex Example"
+    ),
+)
 
 
 @cli.command("solve", context_settings={"ignore_unknown_options": True, "help_option_names": []})

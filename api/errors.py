@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_smorest import Api
 from flask_smorest.error_handler import ErrorSchema
 from flask_smorest.pagination import PaginationMetadataSchema
@@ -61,8 +62,14 @@ class PlacementsApi(Api):  # type: ignore[misc]
         header = openapi.pagination_header(PaginationMetadataSchema)
         self.spec.components.header("PAGINATION", header, lazy=True)
 
-    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, Any]:
-        """Render an HTTP error as JSON, keeping Allow and WWW-Authenticate headers."""
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        """Render an HTTP error as JSON, keeping Allow and WWW-Authenticate headers (a page's
+        error as a page)."""
+        from api.pages.errors import http_error_page
+        from api.pages.session import is_page_path
+
+        if is_page_path(request.path):
+            return http_error_page(error)
         payload, status, headers = super().handle_http_exception(error)
         if status == 413:
             payload["message"] = "the request body is larger than the 64 KiB limit"

@@ -34,8 +34,13 @@ def operation(name: str) -> Callable[[F], F]:
 
 
 def is_public(endpoint: str) -> bool:
-    """Whether an endpoint is served without a token (health, the OpenAPI document, docs)."""
-    return endpoint in PUBLIC_ENDPOINTS or endpoint.startswith("api-docs.")
+    """Whether an endpoint is served without a token (health, the OpenAPI document, docs, and
+    the pages, which have sessions of their own)."""
+    return (
+        endpoint in PUBLIC_ENDPOINTS
+        or endpoint.startswith("api-docs.")
+        or endpoint.startswith("pages.")
+    )
 
 
 def operation_of(view: Any, method: str) -> str | None:

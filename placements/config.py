@@ -25,6 +25,11 @@ class Settings:
     incompatible_flags: tuple[tuple[str, str], ...] = field(default=DEFAULT_INCOMPATIBLE_FLAGS)
     smtp_url: str | None = None
     mail_from: str = "placements@example.org"
+    # Where people reach the pages: sign-in links in emails start with it; https makes the session
+    # cookie Secure.
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs CSRF tokens; when unset, a random key the service keeps in its database.
+    secret_key: str | None = None
     review_lead_days: int = 7
     scheduler_lease_seconds: float = 30.0
     demand_check_seconds: float = 300.0
@@ -52,6 +57,8 @@ class Settings:
             ),
             smtp_url=values.get("PLACEMENTS_SMTP_URL") or None,
             mail_from=values.get("PLACEMENTS_MAIL_FROM") or "placements@example.org",
+            public_url=(values.get("PLACEMENTS_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            secret_key=values.get("PLACEMENTS_SECRET_KEY") or None,
             review_lead_days=int(values.get("PLACEMENTS_REVIEW_LEAD_DAYS") or 7),
             scheduler_lease_seconds=float(values.get("PLACEMENTS_SCHEDULER_LEASE_SECONDS") or 30),
             demand_check_seconds=float(values.get("PLACEMENTS_DEMAND_CHECK_SECONDS") or 300),

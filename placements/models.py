@@ -505,7 +505,8 @@ class Notification(Base):
 
     # Also the webhook id: stable across retries, so that receivers can drop duplicates.
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    meeting_id: Mapped[str] = mapped_column(ForeignKey("meeting.id"))
+    # None for a message about no meeting (a sign-in link).
+    meeting_id: Mapped[str | None] = mapped_column(ForeignKey("meeting.id"))
     sequence: Mapped[int]
     event: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
@@ -541,3 +542,74 @@ class JobRun(Base):
     finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
     holder: Mapped[str] = mapped_column(String(200))
     result: Mapped[str] = mapped_column(String(500))
+
+
+class Person(Base):
+    """Someone who signs in to the pages: an email address, a role and its scope."""
+
+    __tablename__ = "person"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'director', 'provider', 'panel')", name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    authority_id: Mapped[str | None] = mapped_column(ForeignKey("local_authority.id"))
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("provider.id"))
+    panel_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SignInLink(Base):
+    """A one-time sign-in link: only its SHA-256 is kept; good once, until it expires."""
+
+    __tablename__ = "sign_in_link"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SignInAttempt(Base):
+    """One request for a sign-in link, known address or not, counted for the rate limits."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (
+        Index("ix_sign_in_attempt_email_hash_at", "email_hash", "at"),
+        Index("ix_sign_in_attempt_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WebSession(Base):
+    """A browser's session, kept on the server: the cookie holds a random key whose SHA-256 is
+    this row's id; `data` holds what the pages keep between requests (the CSRF token)."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ServiceSecret(Base):
+    """A random secret the service made for itself once (the key that signs CSRF tokens), shared
+    by every worker and host on the database."""
+
+    __tablename__ = "service_secret"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

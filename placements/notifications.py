@@ -45,6 +45,8 @@ CLAIM = timedelta(minutes=5)
 BATCH = 200
 # How an attempt that ran out of its deadline is recorded (the rest of its lane is then skipped).
 NO_ANSWER = "no answer within"
+# The event of a sign-in link's email (no meeting): its text is dropped once sent.
+SIGN_IN = "sign_in"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class NotificationView:
     """A notification as admins see it in the outbox."""
 
     id: str
-    meeting_id: str
+    meeting_id: str | None
     event: str
     channel: str
     member_email: str
@@ -165,14 +167,17 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LONGEST_RETRY)
 
 
-def _claim(sessions: Sessions, now: datetime) -> list[Outgoing]:
-    """Take the due notifications for this run; a concurrent run takes none of them."""
+def _claim(sessions: Sessions, now: datetime, only: str | None = None) -> list[Outgoing]:
+    """Take the due notifications for this run (or just `only`); a concurrent run takes none of
+    them."""
     with sessions.begin() as session:
+        wanted = select(Notification.id).where(
+            Notification.status == "pending", Notification.next_attempt_at <= now
+        )
+        if only is not None:
+            wanted = wanted.where(Notification.id == only)
         due = session.scalars(
-            select(Notification.id)
-            .where(Notification.status == "pending", Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at, Notification.id)
-            .limit(BATCH)
+            wanted.order_by(Notification.next_attempt_at, Notification.id).limit(BATCH)
         ).all()
         claimed = []
         for notification_id in due:
@@ -230,6 +235,18 @@ def deliver(sessions: Sessions, settings: Settings, *, now: datetime) -> Deliver
         thread.join(max(0.0, (now + CLAIM - moment.now()).total_seconds()) + 30)
     return Delivery(outcomes.count("sent"), outcomes.count("pending"), outcomes.count("failed"),
                     outcomes.count("deferred"))  # fmt: skip
+
+
+def deliver_one(sessions: Sessions, settings: Settings, notification_id: str, *,
+                now: datetime) -> str:  # fmt: skip
+    """Send one notification now (a sign-in link), as the notify job would: claimed, sent within
+    the deadline, recorded; if it fails, the job retries it. Its status afterwards."""
+    claimed = _claim(sessions, now, only=notification_id)
+    outcomes: list[str] = []
+    if claimed:
+        _send_lane(sessions, settings, receiver_of(claimed[0], settings), claimed,
+                   RunningClock(now), now + CLAIM, outcomes)  # fmt: skip
+    return outcomes[0] if outcomes else "pending"
 
 
 def _send_lane(
@@ -309,6 +326,8 @@ def _record(sessions: Sessions, notification_id: str, error: str | None, now: da
         row.attempts += 1
         if error is None:
             row.status, row.sent_at, row.last_error = "sent", now, None
+            if row.event == SIGN_IN:  # the link signs someone in: not kept once it has gone
+                row.content = {**row.content, "text": "(sent; the link is not kept)"}
             return row.status
         row.last_error = error
         retry_at = now + retry_delay(row.attempts)
@@ -328,7 +347,8 @@ def message_id_for(notification_id: str) -> str:
 
 def send_email(settings: Settings, to: str, content: dict[str, Any], *, notification_id: str,
                sent_at: datetime, timeout: float) -> None:  # fmt: skip
-    """Send one email over SMTP: plain text with the invitation attached as text/calendar."""
+    """Send one email over SMTP: plain text, with a meeting's invitation attached as
+    text/calendar."""
     if not settings.smtp_url:
         raise ValueError("PLACEMENTS_SMTP_URL is not set")
     message = EmailMessage()
@@ -336,10 +356,11 @@ def send_email(settings: Settings, to: str, content: dict[str, Any], *, notifica
     message["Message-ID"] = message_id_for(notification_id)
     message["Date"] = format_datetime(sent_at)
     message.set_content(content["text"])
-    message.add_attachment(
-        content["ics"].encode(), maintype="text", subtype="calendar",
-        filename="invite.ics", params={"method": "REQUEST"},
-    )  # fmt: skip
+    if "ics" in content:
+        message.add_attachment(
+            content["ics"].encode(), maintype="text", subtype="calendar",
+            filename="invite.ics", params={"method": "REQUEST"},
+        )  # fmt: skip
     url = urlsplit(settings.smtp_url)
     secure = url.scheme == "smtps"
     client_class = smtplib.SMTP_SSL if secure else smtplib.SMTP
