@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from flask import Flask
+
+from placements.clock import FixedClock
+from placements.db import Sessions
+from tests.api.pages import PageClient, person_client
 
 Headers = dict[str, str]
 
@@ -35,3 +40,14 @@ def clare(bearer: Callable[..., Headers]) -> Headers:
 def admin(bearer: Callable[..., Headers]) -> Headers:
     """The national coordinator."""
     return bearer("admin")
+
+
+@pytest.fixture
+def signed_in(app: Flask, seeded: Sessions, clock: FixedClock) -> Callable[..., PageClient]:
+    """A signed-in person on the pages: signed_in('provider', provider_id='clare-lodge')."""
+
+    def make(role: str, email: str | None = None, **scope: str) -> PageClient:
+        address = email or f"{role}.{'-'.join(scope.values()) or 'all'}@example.org"
+        return person_client(app, seeded, clock.now(), address, role, **scope)
+
+    return make
