@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+MAIL_PORT ?= 8025
 export PLACEMENTS_DATABASE_URL ?= sqlite:///var/placements.db
 
 .PHONY: run test lint typecheck contracts migrations-check pytest fuzz bench bench-http install clean
@@ -30,15 +31,23 @@ $(ASSETS): package.json package-lock.json
 
 install: $(STAMP) $(ASSETS)
 
+# Sign-in links and invitations point at the served pages.
+run: export PLACEMENTS_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	mkdir -p var
 	$(BIN)/placements db upgrade
 	$(BIN)/placements seed
 	$(BIN)/placements tokens demo
 	$(BIN)/placements users demo
-	# The scheduler runs beside the API in its own process and stops when the server does.
+	# The scheduler runs beside the API in its own process and stops when the server does. Without
+	# PLACEMENTS_SMTP_URL, a local SMTP catcher (aiosmtpd) prints every email here instead.
+	mail=; if [ -z "$$PLACEMENTS_SMTP_URL" ]; then \
+	  echo "emails (sign-in links, meeting invitations) are printed here: no PLACEMENTS_SMTP_URL"; \
+	  $(BIN)/python -m aiosmtpd -n -l $(HOST):$(MAIL_PORT) & mail=$$!; \
+	  export PLACEMENTS_SMTP_URL=smtp://$(HOST):$(MAIL_PORT); \
+	fi; \
 	$(BIN)/placements scheduler & scheduler=$$!; \
-	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
+	trap 'kill $$scheduler $$mail 2>/dev/null; wait $$scheduler $$mail 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/placements serve --host $(HOST) --port $(PORT)
 
 test: lint typecheck contracts migrations-check pytest

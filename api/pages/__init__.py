@@ -45,8 +45,6 @@ DOCS_POLICY = (
 )
 
 csrf = CSRFProtect()
-pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
-                  static_url_path="/static")  # fmt: skip
 
 
 def init_pages(app: Flask) -> None:
@@ -90,6 +88,9 @@ def init_pages(app: Flask) -> None:
         referrer_policy="same-origin",
     )
     csrf.init_app(app)
+    # One parent per app (a blueprint takes no more children once registered): `pages.<role>.*`.
+    pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
+                      static_url_path="/static")  # fmt: skip
     for module in (start, home, director, panel, coordinator):
         pages.register_blueprint(module.blp)
     app.register_blueprint(pages)
