@@ -76,7 +76,7 @@ def create_app(
     `PLACEMENTS_ID_SEED`); see docs/time.md.
     """
     configure_logging()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the pages serve their own (api/pages/static)
     values = {**os.environ, **(config or {})}
     settings = Settings.from_mapping({k: str(v) for k, v in values.items()})
     app.config.update(

@@ -176,3 +176,16 @@ def test_pages_carry_a_strict_content_security_policy(app: Flask) -> None:
     assert "'unsafe-inline'" not in policy and "script-src 'self'" in policy
     assert answer.headers["X-Frame-Options"] == "DENY"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_govuk_assets_from_npm_are_served(app: Flask) -> None:
+    client = app.test_client()
+    css = client.get("/static/vendor/govuk-frontend.min.css")
+    assert css.status_code == 200 and css.content_type.startswith("text/css")
+    assert client.get("/static/vendor/govuk-frontend.min.js").status_code == 200
+    assert client.get("/static/vendor/htmx.min.js").status_code == 200
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/assets/images/favicon.svg").status_code == 200
+    assert client.get("/assets/manifest.json").status_code == 200
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/static/vendor/govuk-frontend.min.css">' in page
