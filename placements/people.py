@@ -334,9 +334,11 @@ class BrowserSession:
     data: dict[str, Any]
 
 
-def load_session(sessions: Sessions, key: str, *, now: datetime) -> BrowserSession | None:
+def load_session(sessions: Sessions, key: str, *, now: datetime,
+                 active: bool = True) -> BrowserSession | None:  # fmt: skip
     """The live session behind a cookie's key, or None if it is unknown, ended or idle too long;
-    an idle or disabled person's session is ended here."""
+    an idle or disabled person's session is ended here. `active=False` (a page refreshing itself)
+    does not count as the person being active, so an open page still times out."""
     key_hash = hash_secret(key)
     with sessions.read_rows() as connection:
         row = connection.execute(
@@ -356,7 +358,7 @@ def load_session(sessions: Sessions, key: str, *, now: datetime) -> BrowserSessi
     if idle or disabled:
         end_session(sessions, key, now=now)
         return None
-    if now - row.last_seen_at >= SEEN_EVERY:
+    if active and now - row.last_seen_at >= SEEN_EVERY:
         with sessions.begin() as session:
             session.execute(
                 update(WebSession)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, redirect, url_for
+from flask import Response, g, redirect, request, url_for
 
 from api.pages.session import signed_in
 from placements import people
@@ -31,6 +31,10 @@ def for_roles(*roles: str) -> Callable[[F], F]:
             person = signed_in()
             if person is None:
                 g.pop("actor", None)
+                if request.headers.get("HX-Request") == "true":
+                    # A polled region: the whole page goes to sign-in, not just the region.
+                    return Response(status=401, headers={"HX-Redirect": url_for(
+                        "pages.start.sign_in")})  # fmt: skip
                 return redirect(url_for("pages.start.sign_in"))
             if person.actor.role not in roles:
                 raise Forbidden(

@@ -45,7 +45,9 @@ class ServerSessionInterface(SessionInterface):
         key = request.cookies.get(COOKIE)
         if not key or len(key) > 100 or not is_page_path(request.path):
             return ServerSession({}, None, None)
-        loaded = people.load_session(service().sessions, key, now=now())
+        # A region polling for fresh figures (htmx) is not the person being active.
+        polled = request.headers.get("HX-Request") == "true" and request.method == "GET"
+        loaded = people.load_session(service().sessions, key, now=now(), active=not polled)
         if loaded is None:
             g.forget_cookie = True
             return ServerSession({}, None, None)

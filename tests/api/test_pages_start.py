@@ -189,3 +189,15 @@ def test_the_govuk_assets_from_npm_are_served(app: Flask) -> None:
     assert client.get("/assets/manifest.json").status_code == 200
     page = client.get("/").get_data(as_text=True)
     assert '<link rel="stylesheet" href="/static/vendor/govuk-frontend.min.css">' in page
+
+
+def test_a_page_polling_for_figures_does_not_keep_its_session_alive(
+    signed_in: Callable[..., PageClient], clock: FixedClock
+) -> None:
+    home = signed_in("provider", provider_id="clare-lodge")
+    polled = {"HX-Request": "true"}
+    for _ in range(4):  # 4 x 10 minutes of polling and nothing else
+        clock.set(clock.now() + timedelta(minutes=10))
+        answer = home.get("/home/units-fragment", headers=polled)
+    assert answer.status_code == 401 and answer.headers["HX-Redirect"] == "/sign-in"
+    assert home.get("/home").headers["Location"] == "/sign-in"
