@@ -78,6 +78,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "thresholds.list": ("admin", "director", "panel"),
     "thresholds.change": ("admin",),
     "notifications.list": ("admin",),
+    "escalations.list": ("admin",),  # the pages only: episodes and demand measured now
 })  # fmt: skip
 
 # Acceptance figures: a segment with fewer answers than this is not shown (it could single out
