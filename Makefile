@@ -8,7 +8,7 @@ PORT ?= 8000
 MAIL_PORT ?= 8025
 export PLACEMENTS_DATABASE_URL ?= sqlite:///var/placements.db
 
-.PHONY: run test lint typecheck contracts migrations-check pytest fuzz bench bench-http install clean
+.PHONY: run test lint typecheck contracts migrations-check pytest fuzz browser bench bench-http install clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -68,7 +68,7 @@ migrations-check: install
 # The fuzz run (schemathesis, 100 examples x four roles x both databases) is `make fuzz`, which
 # .ci/run runs after this.
 pytest: install
-	$(BIN)/pytest -q -p no:cacheprovider -m "not fuzz"; status=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -m "not fuzz and not browser"; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests ran: failing"; exit 1; fi; exit $$status
 
 # schemathesis --checks all, stateful, 100 examples per operation, four roles, SQLite and PostgreSQL
@@ -76,6 +76,12 @@ pytest: install
 fuzz: install
 	PLACEMENTS_FUZZ_EXAMPLES=$${PLACEMENTS_FUZZ_EXAMPLES:-100} PLACEMENTS_TEST_REQUIRE_POSTGRES=1 \
 	$(BIN)/pytest -q -p no:cacheprovider -m fuzz tests/api/test_openapi_fuzz.py
+
+# The pages in Debian's Chromium (/usr/bin/chromium) through Playwright: journeys, axe-core and
+# screenshots (var/screenshots/) against the real server on SQLite and PostgreSQL.
+browser: install
+	PLACEMENTS_TEST_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider tests/browser; \
+	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: failing"; exit 1; fi; exit $$status
 
 bench: install
 	$(BIN)/python -m solver bench
