@@ -162,13 +162,13 @@ def wait_serving(base: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 @contextmanager
 def serving(database_url: str, log: Path, *arguments: str, port: int | None = None,
-            **settings: str) -> Iterator[str]:  # fmt: skip
-    """`placements serve` on the database, its clock fixed at NOW, with extra command-line
-    arguments and settings, until the block ends; yields its URL. `port` is a free one unless
-    given (a server whose settings name its own URL needs it chosen first)."""
+            clock: str = SERVER_CLOCK, **settings: str) -> Iterator[str]:  # fmt: skip
+    """`placements serve` on the database, its clock fixed at NOW (or `clock`), with extra
+    command-line arguments and settings, until the block ends; yields its URL. `port` is a free
+    one unless given (a server whose settings name its own URL needs it chosen first)."""
     port = port or free_port()
     env = {**os.environ, **settings, "PLACEMENTS_DATABASE_URL": database_url,
-           "PLACEMENTS_CLOCK": SERVER_CLOCK}  # fmt: skip
+           "PLACEMENTS_CLOCK": clock}  # fmt: skip
     placements = Path(sys.executable).with_name("placements")
     with log.open("w") as out:
         process = subprocess.Popen(
