@@ -62,6 +62,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "placements.list": HOMES_AND_PLACERS,
     "placements.get": HOMES_AND_PLACERS,
     "placements.discharge": HOMES_AND_PLACERS,
+    "placements.reviews": ("admin", "director"),  # the pages only: reviews of one's placements
     "matching.run": ("admin",),
     "matching.get_run": ("admin",),
     "matching.offer_run": ("admin",),
