@@ -196,9 +196,7 @@ def disable(sessions: Sessions, actor: Actor, email: str, *, now: datetime) -> b
     """Stop a person signing in and end their sessions at once; False if already disabled."""
     actor.require("admin")
     with sessions.begin() as session:
-        row = session.scalars(select(Person).where(Person.email == normal_email(email))).first()
-        if row is None:
-            raise NotFound(f"no person has the address {normal_email(email)!r}")
+        row = _person(session, email)
         if row.disabled_at is not None:
             return False
         row.disabled_at = now
@@ -216,13 +214,18 @@ def disable(sessions: Sessions, actor: Actor, email: str, *, now: datetime) -> b
         return True
 
 
+def _person(session: Session, email: str) -> Person:
+    row = session.scalars(select(Person).where(Person.email == normal_email(email))).first()
+    if row is None:
+        raise NotFound(f"no person has the address {normal_email(email)!r}")
+    return row
+
+
 def issue_link(sessions: Sessions, actor: Actor, email: str, *, now: datetime) -> str:
     """A fresh one-time sign-in key for a person (admin only: the command line prints it)."""
     actor.require("admin")
     with sessions.begin() as session:
-        row = session.scalars(select(Person).where(Person.email == normal_email(email))).first()
-        if row is None:
-            raise NotFound(f"no person has the address {normal_email(email)!r}")
+        row = _person(session, email)
         if row.disabled_at is not None:
             raise Conflict(f"{row.email} is disabled")
         key = _new_link(session, row, now)

@@ -15,12 +15,13 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import FloatField, RadioField
+from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional
 
 from api.context import now, service
 from api.pages import drawing, guard
+from api.pages.fields import LevelField
 from api.pages.filters import plain
 from api.pages.guard import for_roles
 from placements import (
@@ -273,25 +274,6 @@ def level_words(value: float | None) -> str:
     if value is None:
         return "None"
     return f"{value:g}"
-
-
-class LevelField(FloatField):  # type: ignore[misc]
-    """A threshold level: a number, or an empty box for no level."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        """Read the box, saying in words what is wrong with anything but a number."""
-        text = str(valuelist[0]).strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        try:
-            self.data = float(text)
-        except ValueError:
-            self.data = None
-            raise ValueError(f"{self.label.text} must be a number, like 25") from None
-        if self.data != self.data or self.data in (float("inf"), float("-inf")):
-            self.data = None
-            raise ValueError(f"{self.label.text} must be a number, like 25")
 
 
 class ThresholdForm(FlaskForm):  # type: ignore[misc]

@@ -12,13 +12,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, TextAreaField
+from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from api.context import now, service
 from api.pages import guard
+from api.pages.fields import CountField
 from api.pages.filters import plain
 from api.pages.guard import for_roles
 from placements import availability, offers, providers, units
@@ -58,22 +59,6 @@ def sentence(code: str) -> str:
     """A code in plain English with a capital letter: 'no_staffed_bed' -> 'No staffed bed'."""
     words = plain(code)
     return words[:1].upper() + words[1:]
-
-
-class CountField(IntegerField):  # type: ignore[misc]
-    """A whole number of beds or residents; an empty box is no answer (not an error here)."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        """Read the box, saying in words what is wrong with anything but a whole number."""
-        text = str(valuelist[0]).strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        try:
-            self.data = int(text)
-        except ValueError:
-            self.data = None
-            raise ValueError(f"{self.label.text} must be a whole number, like 6") from None
 
 
 class UnitForm(FlaskForm):  # type: ignore[misc]
