@@ -1,10 +1,11 @@
 """One journey per role, end to end, in a real browser against `placements serve`: a home frees a
 bed; a director requests, reads the options and offers; the home accepts; the director admits; the
 review meeting appears for the chair, who records the outcome; the coordinator sees the bed board
-and the waiting list change. Everyone signs in through the link emailed to them (caught by the
-test's SMTP receiver). The same journey runs with JavaScript on (axe-core checks every page, and
-screenshots are written at 1280 and 390 pixels) and with JavaScript off (no htmx, no GOV.UK
-JavaScript), on SQLite and on PostgreSQL.
+and the waiting list change. Along the way, people of another home, authority and panel try the
+journey's pages (403 or 404), and a link left unused is refused once it has expired. Everyone signs
+in through the link emailed to them (caught by the test's SMTP receiver). The same journey runs with
+JavaScript on (axe-core checks every page, and screenshots are written at 1280 and 390 pixels) and
+with JavaScript off (no htmx, no GOV.UK JavaScript), on SQLite and on PostgreSQL.
 
 Each journey has a database and a server of its own: the review step needs the service's clock a
 month on, so the server is restarted with a later fixed clock, as time passing would do.
@@ -44,8 +45,18 @@ from tests.browser.site import (
 from tests.conftest import BACKENDS, NOW, PG_URL, free_port, fresh_postgresql_database, serving
 
 CASE_REFERENCE = "SWK-2026-0042"
+# People of another home, authority and panel: none may reach the journey's objects.
+OTHER_HOME = "manager.adel-beck@example.org"
+OTHER_DIRECTOR = "director.surrey@example.org"
+OTHER_CHAIR = "chair.surrey@example.org"
+OUTSIDERS = {
+    OTHER_HOME: ("--role", "provider", "--provider", "adel-beck"),
+    OTHER_DIRECTOR: ("--role", "director", "--authority", "surrey"),
+    OTHER_CHAIR: ("--role", "panel", "--panel", "review-surrey"),
+}
 # Nene (Clare Lodge, girls, welfare, CSE support): 8 staffed, 6 occupied in the seed.
 UNIT = "Nene"
+UNIT_FORM = "/home/units/clare-lodge/nene"
 
 
 def fixed(moment: datetime) -> str:
@@ -75,14 +86,24 @@ class Journey:
         ))  # fmt: skip
         self.site = replace(self.site, env={**self.site.env, "PLACEMENTS_CLOCK": clock})
 
-    def sign_in(self, address: str) -> Page:
-        """A fresh browser signed in by the link emailed to `address`, on their start page."""
+    def page(self) -> Page:
+        """A page in a fresh browser context (nobody signed in)."""
         context = self.browser.new_context(base_url=self.site.url, viewport=VIEWPORT,
                                            java_script_enabled=self.javascript)  # fmt: skip
         self.stack.callback(context.close)
-        page = watch(context.new_page())
+        return watch(context.new_page())
+
+    def sign_in(self, address: str) -> Page:
+        """A fresh browser signed in by the link emailed to `address`, on their start page."""
+        page = self.page()
         self.site.sign_in(page, address)
         return page
+
+    def ask_for_link(self, address: str) -> str:
+        """Ask for a sign-in link on the sign-in page; the link emailed (not used)."""
+        before = self.site.inbox.count()
+        self.site.ask_for_link(self.page(), address)
+        return self.site.emailed_link(address, after=before)
 
     def check(self, page: Page, name: str) -> None:
         """With JavaScript on: axe-core finds nothing; screenshots at both widths (either way)."""
@@ -115,7 +136,7 @@ def journey_site(database: str, folder: Path, browser: Browser, javascript: bool
         stack.callback(controller.stop)
         journey = Journey(site, browser, javascript, stack, folder, port, settings)
         stack.callback(journey.server.close)
-        for address, arguments in DEMO_PEOPLE.items():
+        for address, arguments in {**DEMO_PEOPLE, **OUTSIDERS}.items():
             site.add_person(address, *arguments)
         journey.serve(NOW)
         yield journey
@@ -144,6 +165,9 @@ def test_every_role_end_to_end(
 
 def run_journey(journey: Journey) -> None:
     """The journey itself (see the module's docstring)."""
+    # A link asked for now and not used is refused once its 15 minutes are over (below).
+    unused = journey.ask_for_link(CHAIR)
+
     # The coordinator looks at the bed board and the waiting list.
     coordinator = journey.sign_in(COORDINATOR)
     expect(coordinator.get_by_role("heading", level=1)).to_have_text("National bed board")
@@ -165,6 +189,11 @@ def run_journey(journey: Journey) -> None:
     expect(home.get_by_text(f"Bed counts saved for {UNIT}")).to_be_visible()
     coordinator.goto("/coordinator")
     assert free_beds(coordinator) == free_at_start + 1
+    # Another home's manager cannot reach Clare Lodge's form.
+    other_home = journey.sign_in(OTHER_HOME)
+    for path in (UNIT_FORM, f"{UNIT_FORM}/history"):
+        refused = other_home.goto(path)
+        assert refused is not None and refused.status == 403, path
     home.get_by_role("link", name=f"History of {UNIT}").click()
     expect(home.get_by_role("heading", level=1)).to_contain_text(UNIT)
     journey.check(home, "home-unit-history")
@@ -186,6 +215,12 @@ def run_journey(journey: Journey) -> None:
     director.get_by_role("button", name="Send offers").click()
     expect(director.get_by_text("Offers sent to 1 home")).to_be_visible()
     request_page = director.url
+    # Another authority's director finds no such request (404, as for an unknown id).
+    surrey = journey.sign_in(OTHER_DIRECTOR)
+    for path in (request_page, f"{request_page}/withdraw", f"{request_page}/admission"):
+        refused = surrey.goto(path)
+        assert refused is not None and refused.status == 404, path
+        expect(surrey.get_by_role("heading", level=1)).to_have_text("Page not found")
     for part, name in (("orders", "director-order"), ("withdraw", "director-withdraw")):
         director.goto(f"{request_page}/{part}")  # looked at, not sent
         journey.check(director, name)
@@ -224,6 +259,12 @@ def run_journey(journey: Journey) -> None:
     journey.serve(called_at)
     journey.site.cli("jobs", "run", "review-calls")
     journey.serve(meeting_at + timedelta(hours=2))
+    late = journey.page()
+    late.goto(unused)
+    expect(late.get_by_role("heading", level=1)).to_have_text(
+        "There is a problem with the page you sent"
+    )
+    expect(late.get_by_text("has already been used or has expired")).to_be_visible()
     chair = journey.sign_in(CHAIR)
     journey.check(chair, "panel-meetings")
     chair.get_by_role("link", name=re.compile("^View meeting")).first.click()
@@ -240,9 +281,15 @@ def run_journey(journey: Journey) -> None:
     chair.get_by_role("group", name="What does the panel recommend?").get_by_role(
         "radio"
     ).first.check()
+    outcome_page = chair.url
     chair.get_by_role("button", name="Record outcome").click()
     expect(chair.get_by_text("Outcome recorded")).to_be_visible()
     journey.check(chair, "panel-outcome-recorded")
+    # Another panel's chair finds no such meeting.
+    other_chair = journey.sign_in(OTHER_CHAIR)
+    for path in (chair.url, outcome_page):
+        refused = other_chair.goto(path)
+        assert refused is not None and refused.status == 404, path
 
     director = journey.sign_in(DIRECTOR)
     director.get_by_role("link", name="Reviews", exact=True).click()
