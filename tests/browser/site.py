@@ -206,10 +206,19 @@ class Site:
         assert_loaded(page)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A site before its server starts: the database, the mail receiver and the port it will use."""
+
+    site: Site
+    port: int
+    settings: dict[str, str]
+
+
 @contextmanager
-def running_site(database: str, url: str, folder: Path) -> Iterator[Site]:
-    """Migrate and seed the database, start an SMTP receiver, add the demo people, then serve it
-    on a port chosen first (the public URL, which sign-in emails link to, names it)."""
+def prepared_site(database: str, url: str) -> Iterator[Prepared]:
+    """Migrate and seed the database and start an SMTP receiver; the server's port is chosen
+    first, since the public URL (which sign-in emails link to) names it."""
     upgrade(url)
     engine = make_engine(url)
     sessions = Sessions.for_engine(engine)
@@ -225,15 +234,24 @@ def running_site(database: str, url: str, folder: Path) -> Iterator[Site]:
     env = {**os.environ, **settings, "PLACEMENTS_DATABASE_URL": url,
            "PLACEMENTS_CLOCK": SERVER_CLOCK}  # fmt: skip
     try:
-        with serving(url, folder / "serve.log", port=port, **settings) as base:
-            site = Site(database, base, inbox, env, sessions)
-            for address, arguments in DEMO_PEOPLE.items():
-                site.add_person(address, *arguments)
-            yield site
+        yield Prepared(Site(database, f"http://127.0.0.1:{port}", inbox, env, sessions), port,
+                       settings)  # fmt: skip
     finally:
         with suppress(AssertionError):  # "SMTP daemon not running"
             controller.stop()
         engine.dispose()
+
+
+@contextmanager
+def running_site(database: str, url: str, folder: Path) -> Iterator[Site]:
+    """A prepared site with the demo people, served at NOW."""
+    with (
+        prepared_site(database, url) as ready,
+        serving(url, folder / "serve.log", port=ready.port, **ready.settings),
+    ):
+        for address, arguments in DEMO_PEOPLE.items():
+            ready.site.add_person(address, *arguments)
+        yield ready.site
 
 
 # What went wrong loading each page (CSP refusals, assets that failed), kept by `watch`.

@@ -13,7 +13,6 @@ month on, so the server is restarted with a later fixed clock, as time passing w
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,14 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, expect
 
 from placements import statutory
-from placements.db import Sessions, make_engine
 from placements.meetings import LONDON, review_meeting_time
-from placements.migrations import upgrade
-from placements.seeding import seed
 from tests.browser.site import (
     CHAIR,
     COORDINATOR,
@@ -37,12 +32,12 @@ from tests.browser.site import (
     DIRECTOR,
     HOME,
     VIEWPORT,
-    Inbox,
     Site,
     assert_accessible,
+    prepared_site,
     watch,
 )
-from tests.conftest import BACKENDS, NOW, PG_URL, free_port, fresh_postgresql_database, serving
+from tests.conftest import BACKENDS, NOW, PG_URL, fresh_postgresql_database, serving
 
 CASE_REFERENCE = "SWK-2026-0042"
 # People of another home, authority and panel: none may reach the journey's objects.
@@ -115,29 +110,16 @@ class Journey:
 @contextmanager
 def journey_site(database: str, folder: Path, browser: Browser, javascript: bool
                  ) -> Iterator[Journey]:  # fmt: skip
-    """A fresh seeded database with the demo people, a mail receiver, and a server at NOW."""
+    """A fresh seeded database with the demo people and the outsiders, a mail receiver, and a
+    server at NOW."""
     url = (f"sqlite:///{folder / 'journey.db'}" if database == "sqlite"
            else fresh_postgresql_database("journey"))  # fmt: skip
-    upgrade(url)
-    engine = make_engine(url)
-    sessions = Sessions.for_engine(engine)
-    seed(sessions, now=NOW)
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    port = free_port()
-    settings = {"PLACEMENTS_SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
-                "PLACEMENTS_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
-    env = {**os.environ, **settings, "PLACEMENTS_DATABASE_URL": url,
-           "PLACEMENTS_CLOCK": fixed(NOW)}  # fmt: skip
-    site = Site(database, f"http://127.0.0.1:{port}", inbox, env, sessions)
-    with ExitStack() as stack:
-        stack.callback(engine.dispose)
-        stack.callback(controller.stop)
-        journey = Journey(site, browser, javascript, stack, folder, port, settings)
+    with prepared_site(database, url) as ready, ExitStack() as stack:
+        journey = Journey(ready.site, browser, javascript, stack, folder, ready.port,
+                          ready.settings)  # fmt: skip
         stack.callback(journey.server.close)
         for address, arguments in {**DEMO_PEOPLE, **OUTSIDERS}.items():
-            site.add_person(address, *arguments)
+            ready.site.add_person(address, *arguments)
         journey.serve(NOW)
         yield journey
 
