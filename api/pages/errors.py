@@ -63,7 +63,7 @@ def csrf_refused(error: CSRFError) -> Response:
 
 
 def refuse_unstorable_text() -> None:
-    """Refuse a form or query with NUL or a lone surrogate in it (no database can keep those)."""
+    """Refuse a form, query or address with NUL in it (no database can keep that)."""
     body, query = request.get_data(), request.query_string
-    if any(b"%00" in part or b"\x00" in part for part in (body, query)):
+    if "\x00" in request.path or any(b"%00" in part or b"\x00" in part for part in (body, query)):
         raise errors.InvalidInput("What you sent cannot be stored: it contains the NUL character.")
