@@ -230,6 +230,15 @@ def rank(args: tuple[str, ...]) -> None:
     sys.exit(solver_main(["rank", *args]))
 
 
+@cli.command("simulate", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def simulate(args: tuple[str, ...]) -> None:
+    """Simulate a year of placements under each policy (docs/simulation.md)."""
+    from api.simulate import main as simulate_main
+
+    sys.exit(simulate_main(list(args)))
+
+
 @cli.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:

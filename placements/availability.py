@@ -192,68 +192,99 @@ def update_availability(
     now: datetime,
 ) -> UnitView:
     """Replace a unit's reported counts if a version the client names (or any) is still current."""
-    accepted = _accepted_versions(expected_version)
     with sessions.begin() as session:
-        unit = load_unit(session, unit_id)
-        actor.require_provider(unit.provider_id)
-        # Preconditions before the content (RFC 9110, 13.2.1): a stale tag is 412 whatever it says.
-        if accepted is not None and unit.version not in accepted:
-            raise PreconditionFailed(
-                f"unit {unit_id} has changed (version {unit.version}); fetch it and retry"
-            )
-        change = change.over(unit)
-        reason = change.out_of_use_reason if change.staffed_beds < unit.approved_beds else None
-        errors = count_errors(
-            approved=unit.approved_beds,
-            staffed=change.staffed_beds,
-            occupied=change.occupied_beds,
-            reserved=unit.reserved_beds,
-            reason=change.out_of_use_reason,
-            resident_flags=change.resident_flags,
+        return _update_unit(session, actor, unit_id, change, expected_version, settings, now)
+
+
+def report_home(
+    sessions: Sessions,
+    actor: Actor,
+    changes: dict[str, AvailabilityUpdate],
+    *,
+    settings: Settings,
+    now: datetime,
+) -> list[UnitView]:
+    """A home's report on several of its units at once, in one transaction: all or none.
+
+    Each unit is checked and written as by `update_availability` with any current version.
+    """
+    with sessions.begin() as session:
+        return [
+            _update_unit(session, actor, unit_id, change, ANY_VERSION, settings, now)
+            for unit_id, change in sorted(changes.items())
+        ]
+
+
+def _update_unit(
+    session: Session,
+    actor: Actor,
+    unit_id: str,
+    change: AvailabilityUpdate,
+    expected_version: int | frozenset[int] | AnyVersion,
+    settings: Settings,
+    now: datetime,
+) -> UnitView:
+    accepted = _accepted_versions(expected_version)
+    unit = load_unit(session, unit_id)
+    actor.require_provider(unit.provider_id)
+    # Preconditions before the content (RFC 9110, 13.2.1): a stale tag is 412 whatever it says.
+    if accepted is not None and unit.version not in accepted:
+        raise PreconditionFailed(
+            f"unit {unit_id} has changed (version {unit.version}); fetch it and retry"
         )
-        if errors:
-            raise InvalidInput(f"invalid availability for unit {unit_id}", errors=errors)
-        before = snapshot(unit)
-        # The database decides who wins: the version must still match when the row is written.
-        current = [] if accepted is None else [Unit.version.in_(accepted)]
-        statement = (
-            update(Unit)
-            .where(
-                Unit.id == unit_id,
-                *current,
-                Unit.reserved_beds + change.occupied_beds <= change.staffed_beds,
-            )
-            .values(
-                staffed_beds=change.staffed_beds,
-                occupied_beds=change.occupied_beds,
-                out_of_use_reason=reason,
-                resident_flags=dict(change.resident_flags),
-                updated_at=now,
-                updated_by=actor.label,
-                version=Unit.version + 1,
-            )
-            .returning(Unit.version)
-            .execution_options(synchronize_session=False)
+    change = change.over(unit)
+    reason = change.out_of_use_reason if change.staffed_beds < unit.approved_beds else None
+    errors = count_errors(
+        approved=unit.approved_beds,
+        staffed=change.staffed_beds,
+        occupied=change.occupied_beds,
+        reserved=unit.reserved_beds,
+        reason=change.out_of_use_reason,
+        resident_flags=change.resident_flags,
+    )
+    if errors:
+        raise InvalidInput(f"invalid availability for unit {unit_id}", errors=errors)
+    before = snapshot(unit)
+    # The database decides who wins: the version must still match when the row is written.
+    current = [] if accepted is None else [Unit.version.in_(accepted)]
+    statement = (
+        update(Unit)
+        .where(
+            Unit.id == unit_id,
+            *current,
+            Unit.reserved_beds + change.occupied_beds <= change.staffed_beds,
         )
-        try:
-            won = session.execute(statement).scalar_one_or_none()
-        except IntegrityError as error:
-            raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
-        if won is None:
-            raise PreconditionFailed(f"unit {unit_id} was changed by someone else; fetch and retry")
-        session.refresh(unit)
-        record_change(session, unit, by=actor.label, cause="provider_update", at=now)
-        audit.record(
-            session,
-            actor,
-            "availability.update",
-            "unit",
-            unit_id,
-            at=now,
-            before=before,
-            after=snapshot(unit),
+        .values(
+            staffed_beds=change.staffed_beds,
+            occupied_beds=change.occupied_beds,
+            out_of_use_reason=reason,
+            resident_flags=dict(change.resident_flags),
+            updated_at=now,
+            updated_by=actor.label,
+            version=Unit.version + 1,
         )
-        return UnitView.of(unit, now=now, stale_hours=settings.stale_hours)
+        .returning(Unit.version)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        won = session.execute(statement).scalar_one_or_none()
+    except IntegrityError as error:
+        raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
+    if won is None:
+        raise PreconditionFailed(f"unit {unit_id} was changed by someone else; fetch and retry")
+    session.refresh(unit)
+    record_change(session, unit, by=actor.label, cause="provider_update", at=now)
+    audit.record(
+        session,
+        actor,
+        "availability.update",
+        "unit",
+        unit_id,
+        at=now,
+        before=before,
+        after=snapshot(unit),
+    )
+    return UnitView.of(unit, now=now, stale_hours=settings.stale_hours)
 
 
 def history(

@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import solver
+
 DEFAULT_DATABASE_URL = "sqlite:///var/placements.db"
 # A home's availability not updated for this long is stale (and, by default, escalated).
 DEFAULT_STALE_HOURS = 24.0
@@ -41,6 +43,10 @@ class Settings:
     id_seed: int | None = None
     sqlite_busy_timeout_s: float = DEFAULT_SQLITE_BUSY_TIMEOUT_S
     matching_time_limit_s: float = 2.0
+    # CP-SAT workers of a batch run; one makes a run repeatable (the simulation uses one).
+    matching_workers: int = 2
+    # The matcher's score weights (solver.Weights); a what-if simulation may change them.
+    weights: solver.Weights = field(default_factory=solver.Weights)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:

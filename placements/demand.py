@@ -121,13 +121,15 @@ def _hours_without_order(session: Session, requests: Any, now: datetime) -> dict
 
     An expired order counts as none, so a placed child whose order ran out shows here too.
     """
+    welfare = [r for r in requests if r.legal_basis == "welfare"]
+    clocks = orders.child_hours_without_order(
+        session, [(r.authority_id, r.case_reference) for r in welfare], now=now
+    )
     hours = {}
-    for request in requests:
-        if request.legal_basis == "welfare":
-            clock = orders.child_clock(session, request.authority_id, request.case_reference,
-                                       now=now)  # fmt: skip
-            if clock.hours > 0:
-                hours[request.id] = clock.hours
+    for request in welfare:
+        found = clocks.get((request.authority_id, request.case_reference), 0.0)
+        if found > 0:
+            hours[request.id] = found
     return hours
 
 

@@ -166,6 +166,7 @@ def problem(
         units=tuple(units),
         children=tuple(children),
         incompatible_flags=settings.incompatible_flags,
+        weights=settings.weights,
     )
 
 

@@ -99,7 +99,8 @@ def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: date
     access.require(actor, "matching.run")
     snapshot = _read_snapshot(sessions, settings, now)
     limit = settings.matching_time_limit_s if time_limit_s is None else time_limit_s
-    solution = solver.match(snapshot.problem, time_limit_s=limit, workers=2)
+    solution = solver.match(snapshot.problem, time_limit_s=limit,
+                            workers=settings.matching_workers)
     result = solver.solution_to_dict(solution)
     with sessions.begin() as session:
         kept, dropped = _still_valid(session, snapshot, result["assignments"])

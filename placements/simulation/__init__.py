@@ -1,0 +1,1 @@
+"""A simulated year of the service: SimPy driving the real use cases."""
