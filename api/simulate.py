@@ -106,16 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
         study = study_of(args)
-        summary = run_study(study, args.out)
+        outcome = run_study(study, args.out)
     except (UsageError, ScenarioError, StudyError, ParameterError) as error:
         message = str(error).replace("\n", " ")
         print(f"placements simulate: error: {message}", file=sys.stderr)
         return 2
     except SystemExit as leaving:  # --help
         return leaving.code if isinstance(leaving.code, int) else 0
-    for policy, figures in summary["policies"].items():
+    for policy, figures in outcome.summary["policies"].items():
         share = figures["placed_share"]["mean"]
         wait = figures["wait_hours"]["median"]["mean"]
-        print(f"{policy}: placed {share}, median wait {wait} h")
+        took = outcome.seconds[policy]
+        print(
+            f"{policy}: placed {share}, median wait {wait} h;"
+            f" {len(took)} policy-years of {study.days} days, {max(took)} s at most"
+        )
     print(f"wrote {args.out / 'summary.json'} and {args.out / 'report.html'}")
     return 0

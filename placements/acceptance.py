@@ -105,17 +105,25 @@ ANSWER_COUNTS = (
 
 def load_history(session: Session) -> History:
     """Tally every answered offer (counted by the database)."""
-    national = Tally()
-    by_provider: dict[str, Tally] = defaultdict(Tally)
-    by_segment: dict[tuple[str, Segment], Tally] = defaultdict(Tally)
-    for row in session.connection().execute(ANSWER_COUNTS).all():
-        tally = Tally(row.accepted, row.answers - row.accepted)
-        national += tally
-        by_provider[row.provider_id] += tally
+    national = [0, 0]
+    by_provider: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_segment: dict[tuple[str, Segment], list[int]] = defaultdict(lambda: [0, 0])
+    bands: dict[int, str] = {}
+    for provider_id, basis, sex, age, flags, accepted, answers in session.connection().execute(
+        ANSWER_COUNTS
+    ):
+        declined = answers - accepted
+        band = bands.get(age) or bands.setdefault(age, age_band(age))
         # Flags in another order are the same kind of request: their rows merge here.
-        segment = (row.legal_basis, row.sex, age_band(row.age), tuple(sorted(row.flags)))
-        by_segment[row.provider_id, segment] += tally
-    return History(national, dict(by_provider), dict(by_segment))
+        segment = (basis, sex, band, tuple(sorted(flags)))
+        for tally in (national, by_provider[provider_id], by_segment[provider_id, segment]):
+            tally[0] += accepted
+            tally[1] += declined
+    return History(
+        Tally(*national),
+        {k: Tally(*v) for k, v in by_provider.items()},
+        {k: Tally(*v) for k, v in by_segment.items()},
+    )
 
 
 def likelihoods(

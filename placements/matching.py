@@ -17,7 +17,14 @@ from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import Busy, NotFound, PlacementsError
 from placements.ids import new_id
-from placements.live import UnitName, child_of, live_units, problem, rank_request
+from placements.live import (
+    UnitName,
+    child_of,
+    live_unit_names,
+    live_units,
+    problem,
+    rank_request,
+)
 from placements.models import MatchingRun, PlacementRequest, Provider, Unit
 from placements.offers import OfferChoice, OfferView, create_offers
 
@@ -51,6 +58,33 @@ def options(sessions: Sessions, actor: Actor, request_id: str, *, settings: Sett
         [_named(rows.get(o["unit_id"]), o) for o in ranked["options"]],
         [_named(rows.get(e["unit_id"]), e) for e in ranked["excluded"]],
     )
+
+
+def waiting_with_options(sessions: Sessions, actor: Actor, *, settings: Settings,
+                         now: datetime) -> list[str]:  # fmt: skip
+    """The waiting requests that have at least one eligible unit now, oldest first.
+
+    One read of the live state ranks them all (a coordinator's question after a bed comes free:
+    who could be offered it?); offering still goes through `offers.create_offers`.
+    """
+    access.require(actor, "matching.run")
+    with sessions.read() as session:
+        _, units = live_unit_names(session)
+        waiting = session.scalars(
+            select(PlacementRequest)
+            .where(PlacementRequest.status == "waiting")
+            .order_by(PlacementRequest.created_at, PlacementRequest.id)
+        ).all()
+        if not waiting:
+            return []
+        history = load_history(session)
+        providers = sorted({u.provider_id for u in units})
+        found = []
+        for request in waiting:
+            child = child_of(request, history, providers, now=now)
+            if solver.rank(problem(units, [child], settings), request.id).options:
+                found.append(request.id)
+        return found
 
 
 @dataclass(frozen=True)
@@ -99,8 +133,7 @@ def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: date
     access.require(actor, "matching.run")
     snapshot = _read_snapshot(sessions, settings, now)
     limit = settings.matching_time_limit_s if time_limit_s is None else time_limit_s
-    solution = solver.match(snapshot.problem, time_limit_s=limit,
-                            workers=settings.matching_workers)
+    solution = solver.match(snapshot.problem, time_limit_s=limit, workers=settings.matching_workers)
     result = solver.solution_to_dict(solution)
     with sessions.begin() as session:
         kept, dropped = _still_valid(session, snapshot, result["assignments"])

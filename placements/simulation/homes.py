@@ -67,9 +67,19 @@ def answer(
         return Answer(delay, False, silent=True)
     if mix_conflict and pair_uniform(seed, *key, "mix") >= homes.mix_missed_share:
         return Answer(delay, False, "mix_of_residents")
-    if pair_uniform(seed, *key, "accept") < acceptance_chance(homes, child):
+    if _accepts(homes, child, provider_id, seed):
         return Answer(delay, True)
     return Answer(delay, False, decline_reason(child, provider_id, seed))
+
+
+def _accepts(homes: Homes, child: Arrival, provider_id: str, seed: int) -> bool:
+    """Yes with the child's acceptance chance at every home, the homes' answers correlated
+    (a Gaussian copula: part of the draw is the child's, shared by every home)."""
+    rho = min(max(homes.refusal_correlation, 0.0), 1.0)
+    shared = _normal(pair_uniform(seed, child.id, "child"))
+    own = _normal(pair_uniform(seed, child.id, provider_id, "accept"))
+    draw = STANDARD_NORMAL.cdf(math.sqrt(rho) * shared + math.sqrt(1 - rho) * own)
+    return draw < acceptance_chance(homes, child)
 
 
 def _normal(u: float) -> float:

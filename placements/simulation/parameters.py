@@ -93,6 +93,7 @@ class Homes:
     odds_offending_history: float
     odds_gang_affiliation: float
     justice_acceptance: float
+    refusal_correlation: float
     mix_missed_share: float
     answer_median_hours: float
     answer_sigma: float

@@ -87,7 +87,11 @@ class Ranked:
     def _retry(self, world: World) -> Process:
         while True:
             yield world.beds_changed
-            for record in list(world.by_request.values()):
+            # One read of the live state says who could use the freed bed; only they are offered.
+            for request_id in world.call(
+                matching.waiting_with_options, SYSTEM, settings=world.settings
+            ):
+                record = world.by_request[request_id]
                 if record.status == "waiting":
                     self._offer(world, record.child)
 

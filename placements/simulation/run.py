@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -157,11 +158,16 @@ def simulate(
                     true_pairs=settings.incompatible_flags,
                     out_of_use=_out_of_use(year),
                 )
+                began = time.perf_counter()
                 world.update_estate()
                 world.run()
+                seconds = time.perf_counter() - began
                 if inspect is not None:
                     inspect(world)
-                return measures.result_of(world, year.policy, year.scenario.name)
+                result = measures.result_of(world, year.policy, year.scenario.name)
+                # Wall time varies run to run: kept beside the result, never in summary.json.
+                result["seconds"] = round(seconds, 1)
+                return result
         finally:
             engine.dispose()
 

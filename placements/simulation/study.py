@@ -240,8 +240,16 @@ def _summarise(
     )
 
 
-def run_study(study: Study, out: Path, *, parameters: Parameters | None = None) -> dict[str, Any]:
-    """Run the study and write DIR/summary.json and DIR/report.html; return the summary.
+@dataclass(frozen=True)
+class Outcome:
+    """A finished study: its summary and how long each policy-year took (wall seconds)."""
+
+    summary: dict[str, Any]
+    seconds: dict[str, list[float]]
+
+
+def run_study(study: Study, out: Path, *, parameters: Parameters | None = None) -> Outcome:
+    """Run the study and write DIR/summary.json and DIR/report.html.
 
     With what-if variants (a scenario's baseline, a sweep's steps), each variant runs the same
     policies and seeds, and the report compares them with the study's own scenario.
@@ -268,7 +276,10 @@ def run_study(study: Study, out: Path, *, parameters: Parameters | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     report.write_summary(out / "summary.json", summary)
     report.write_report(out, summary, results)
-    return summary
+    seconds: dict[str, list[float]] = {}
+    for result in results:
+        seconds.setdefault(result["policy"], []).append(result["seconds"])
+    return Outcome(summary, seconds)
 
 
 def default_scenario() -> Scenario:

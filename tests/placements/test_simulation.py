@@ -159,7 +159,9 @@ def test_closing_every_welfare_unit_places_no_welfare_child_and_escalates() -> N
 def test_the_same_seed_gives_the_same_year() -> None:
     parameters = load_parameters()
     year = Year("batch", 3, 6, baseline(), parameters)
-    assert simulate(year) == simulate(year)
+    first, second = simulate(year), simulate(year)
+    assert first.pop("seconds") >= 0 and second.pop("seconds") >= 0  # wall time: not compared
+    assert first == second
     assert simulate(replace(year, seed=4))["samples"] != simulate(year)["samples"]
 
 

@@ -1,0 +1,101 @@
+"""Use cases that do in one transaction what would otherwise take one per unit or request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete
+
+from placements import matching, orders, requests
+from placements.auth import Actor
+from placements.availability import AvailabilityUpdate, report_home
+from placements.db import Sessions
+from placements.errors import Forbidden, InvalidInput
+from placements.models import CourtOrder, Placement, PlacementRequest
+from tests.conftest import NOW
+from tests.placements.workflow import (
+    ADMIN,
+    SETTINGS,
+    SOUTHWARK,
+    counts,
+    set_free_beds,
+    welfare_facts,
+)
+
+CLARE = Actor("manager-clare", "provider", provider_id="clare-lodge")
+
+
+def _units(sessions: Sessions, provider_id: str) -> list[str]:
+    from placements.units import UnitFilter, list_units
+
+    found = list_units(
+        sessions, ADMIN, UnitFilter(provider_id=provider_id), settings=SETTINGS, now=NOW
+    )
+    return [u.id for u in found]
+
+
+def test_a_home_reports_several_units_at_once(seeded: Sessions) -> None:
+    units = _units(seeded, "clare-lodge")
+    for unit_id in units:
+        set_free_beds(seeded, unit_id, 2, now=NOW)
+    changes = {u: AvailabilityUpdate(sum(counts(seeded, u)), 1) for u in units}
+    views = report_home(seeded, CLARE, changes, settings=SETTINGS, now=NOW)
+    assert [v.id for v in views] == sorted(units)
+    for unit_id in units:
+        occupied, reserved, free = counts(seeded, unit_id)
+        assert (occupied, reserved) == (1, 0)
+        assert free == changes[unit_id].staffed_beds - 1
+
+
+def test_a_home_report_with_one_bad_unit_changes_none(seeded: Sessions) -> None:
+    units = _units(seeded, "clare-lodge")
+    before = [counts(seeded, u) for u in units]
+    changes = {units[0]: AvailabilityUpdate(4, 1), units[-1]: AvailabilityUpdate(2, 5)}
+    with pytest.raises(InvalidInput):
+        report_home(seeded, CLARE, changes, settings=SETTINGS, now=NOW)
+    assert [counts(seeded, u) for u in units] == before
+
+
+def test_a_home_cannot_report_another_homes_units(seeded: Sessions) -> None:
+    other = _units(seeded, "adel-beck")[0]
+    with pytest.raises(Forbidden):
+        report_home(seeded, CLARE, {other: AvailabilityUpdate(4, 1)}, settings=SETTINGS, now=NOW)
+
+
+def test_waiting_with_options_names_the_requests_a_unit_could_take(seeded: Sessions) -> None:
+    girl = requests.create(seeded, SOUTHWARK, welfare_facts("BR-1"), now=NOW)
+    too_young = requests.create(
+        seeded, SOUTHWARK, welfare_facts("BR-2", age=9, under_13_approval="SoS-1"), now=NOW
+    )
+    found = matching.waiting_with_options(seeded, ADMIN, settings=SETTINGS, now=NOW)
+    assert girl.id in found
+    assert too_young.id not in found
+    for request_id in found:
+        options = matching.options(seeded, ADMIN, request_id, settings=SETTINGS, now=NOW)
+        assert options.options
+
+
+def test_waiting_with_options_is_for_the_coordinator(seeded: Sessions) -> None:
+    with pytest.raises(Forbidden):
+        matching.waiting_with_options(seeded, SOUTHWARK, settings=SETTINGS, now=NOW)
+
+
+def test_many_childrens_hours_without_order_match_each_ones_clock(seeded: Sessions) -> None:
+    from tests.placements import casework
+
+    came = NOW - timedelta(hours=50)
+    casework.admit(seeded, authority_id="southwark", admitted_at=came)  # with an order
+    without = casework.admit(seeded, authority_id="surrey", admitted_at=came)
+    with seeded.begin() as session:
+        placement = session.get(Placement, without)
+        assert placement is not None
+        session.execute(delete(CourtOrder).where(CourtOrder.request_id == placement.request_id))
+    with seeded.read() as session:
+        rows = session.query(PlacementRequest).all()
+        children = [(r.authority_id, r.case_reference) for r in rows]
+        many = orders.child_hours_without_order(session, children, now=NOW)
+        one = {c: orders.child_clock(session, *c, now=NOW).hours for c in children}
+    assert many == {c: h for c, h in one.items() if c in many}
+    assert sorted(many.values()) == [0.0, pytest.approx(50.0)]
+    assert all(h == 0 for c, h in one.items() if c not in many)
