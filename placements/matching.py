@@ -15,7 +15,7 @@ from placements.acceptance import load_history
 from placements.auth import Actor
 from placements.config import Settings
 from placements.db import Sessions
-from placements.errors import Busy, NotFound, PlacementsError
+from placements.errors import NotFound, PlacementsError
 from placements.ids import new_id
 from placements.live import (
     UnitName,
@@ -26,7 +26,7 @@ from placements.live import (
     rank_request,
 )
 from placements.models import MatchingRun, PlacementRequest, Provider, Unit
-from placements.offers import OfferChoice, OfferView, create_offers
+from placements.offers import OfferChoice, OfferView, create_offers_many
 
 
 @dataclass(frozen=True)
@@ -243,15 +243,13 @@ def offer_run(sessions: Sessions, actor: Actor, run_id: str, *, settings: Settin
     run = get_run(sessions, actor, run_id)
     sent: list[OfferView] = []
     skipped: list[dict[str, Any]] = []
-    for proposal in run.proposals:
-        choice = OfferChoice(unit_ids=(proposal["unit_id"],))
-        try:
-            sent += create_offers(sessions, actor, proposal["child_id"], choice,
-                                  settings=settings, now=now, run_id=run_id)  # fmt: skip
-        except Busy:
-            raise  # the database, not the proposal: the caller may retry the whole call
-        except PlacementsError as refused:
-            reasons = refused.errors or {"request": [refused.message]}
+    choices = [(p["child_id"], OfferChoice(unit_ids=(p["unit_id"],))) for p in run.proposals]
+    made = create_offers_many(sessions, actor, choices, settings=settings, now=now, run_id=run_id)
+    for proposal, result in zip(run.proposals, made, strict=True):
+        if isinstance(result, PlacementsError):
+            reasons = result.errors or {"request": [result.message]}
             skipped.append({"child_id": proposal["child_id"], "unit_id": proposal["unit_id"],
                             "reasons": reasons})  # fmt: skip
+        else:
+            sent += result
     return RunOffers(sent, skipped)

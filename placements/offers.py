@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,18 +12,21 @@ from sqlalchemy.orm import Session
 
 import solver
 from placements import access, audit
+from placements.acceptance import History, load_history
 from placements.auth import SYSTEM, Actor
 from placements.availability import move_beds, release_reservation
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import (
+    Busy,
     Conflict,
     InvalidInput,
     InvalidTransition,
     NoBedLeft,
+    PlacementsError,
 )
 from placements.ids import new_id
-from placements.live import live_units, rank_request
+from placements.live import child_of, live_unit_names, live_units, problem
 from placements.models import LocalAuthority, Offer, PlacementRequest
 from placements.paging import Page, window
 from placements.requests import lock_request
@@ -126,29 +130,83 @@ def create_offers(
     """Offer a waiting or offered request to chosen units, or to its top k eligible units."""
     access.require(actor, "requests.offer")
     with sessions.begin() as session:
-        request = access.load_request(session, actor, request_id, lock=True)
-        if request.status not in OFFERABLE:
-            raise InvalidTransition(f"request {request_id} is {request.status}; cannot offer it")
-        access.audit_read_in(session, actor, request, now)
-        pending = set(session.scalars(
-            select(Offer.unit_id).where(Offer.request_id == request_id, Offer.status == "pending")
-        ))  # fmt: skip
-        _, ranking = rank_request(session, request, settings, now)
-        created = []
-        for option in _chosen(ranking, choice, pending):
-            offer = Offer(
-                id=new_id("OFF"), request_id=request_id, unit_id=option.unit_id,
-                provider_id=option.provider_id, status="pending", score=option.score,
-                created_at=now, created_by=actor.label,
-                expires_at=now + timedelta(hours=settings.offer_hours), matching_run_id=run_id,
-            )  # fmt: skip
-            session.add(offer)
-            audit.record(session, actor, "offer.create", "offer", offer.id, at=now,
-                         after={"request_id": request_id, "unit_id": option.unit_id})  # fmt: skip
-            created.append(offer)
-        request.status = "offered"
-        session.flush()
-        return [view_of(session, o, request) for o in created]
+        return _offer(session, actor, request_id, choice, _Ranker(session, settings, now),
+                      now=now, run_id=run_id)  # fmt: skip
+
+
+def create_offers_many(
+    sessions: Sessions,
+    actor: Actor,
+    choices: Sequence[tuple[str, OfferChoice]],
+    *,
+    settings: Settings,
+    now: datetime,
+    run_id: str | None = None,
+) -> list[list[OfferView] | PlacementsError]:
+    """Offer several requests in one transaction, each as `create_offers` would, on one read of
+    the live state (offers reserve nothing, so it does not change between them).
+
+    Each request's result is its offers or the error that refused it; a refused request writes
+    nothing (a savepoint each).
+    """
+    access.require(actor, "requests.offer")
+    results: list[list[OfferView] | PlacementsError] = []
+    with sessions.begin() as session:
+        ranker = _Ranker(session, settings, now)
+        for request_id, choice in choices:
+            try:
+                with session.begin_nested():
+                    results.append(_offer(session, actor, request_id, choice, ranker, now=now,
+                                          run_id=run_id))  # fmt: skip
+            except Busy:
+                raise
+            except PlacementsError as refused:
+                results.append(refused)
+    return results
+
+
+class _Ranker:
+    """Ranks requests on one read of the live units and the acceptance history."""
+
+    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+        self.session, self.settings, self.now = session, settings, now
+        self._state: tuple[list[solver.Unit], History, list[str]] | None = None
+
+    def rank(self, request: PlacementRequest) -> solver.Ranking:
+        """The request's ranking on the live state read the first time it was needed."""
+        if self._state is None:
+            _, units = live_unit_names(self.session)
+            providers = sorted({u.provider_id for u in units})
+            self._state = units, load_history(self.session), providers
+        units, history, providers = self._state
+        child = child_of(request, history, providers, now=self.now)
+        return solver.rank(problem(units, [child], self.settings), request.id)
+
+
+def _offer(session: Session, actor: Actor, request_id: str, choice: OfferChoice,
+           ranker: _Ranker, *, now: datetime, run_id: str | None) -> list[OfferView]:  # fmt: skip
+    request = access.load_request(session, actor, request_id, lock=True)
+    if request.status not in OFFERABLE:
+        raise InvalidTransition(f"request {request_id} is {request.status}; cannot offer it")
+    access.audit_read_in(session, actor, request, now)
+    pending = set(session.scalars(
+        select(Offer.unit_id).where(Offer.request_id == request_id, Offer.status == "pending")
+    ))  # fmt: skip
+    created = []
+    for option in _chosen(ranker.rank(request), choice, pending):
+        offer = Offer(
+            id=new_id("OFF"), request_id=request_id, unit_id=option.unit_id,
+            provider_id=option.provider_id, status="pending", score=option.score,
+            created_at=now, created_by=actor.label,
+            expires_at=now + timedelta(hours=ranker.settings.offer_hours), matching_run_id=run_id,
+        )  # fmt: skip
+        session.add(offer)
+        audit.record(session, actor, "offer.create", "offer", offer.id, at=now,
+                     after={"request_id": request_id, "unit_id": option.unit_id})  # fmt: skip
+        created.append(offer)
+    request.status = "offered"
+    session.flush()
+    return [view_of(session, o, request) for o in created]
 
 
 def _require_pending(offer: Offer, now: datetime) -> None:

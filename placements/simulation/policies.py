@@ -52,9 +52,8 @@ class SendAll:
                 next_round += 24
             yield world.env.timeout(next_round - world.env.now)
             if _working_day(world, world.env.now):
-                for record in list(world.by_request.values()):
-                    if record.status == "waiting":
-                        world.offer(record, OfferChoice(top=EVERY_UNIT))
+                waiting = [r for r in world.by_request.values() if r.status == "waiting"]
+                world.offer_round(waiting, OfferChoice(top=EVERY_UNIT))
 
     def requested(self, world: World, child: Arrival) -> None:
         """A referral waits for the next round."""

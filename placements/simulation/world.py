@@ -19,7 +19,7 @@ import simpy
 from sqlalchemy import func, select
 
 from placements import admissions, availability, jobs, meetings, offers, requests, reviews
-from placements.auth import Actor
+from placements.auth import SYSTEM, Actor
 from placements.clock import FixedClock
 from placements.config import Settings
 from placements.db import Sessions
@@ -272,6 +272,17 @@ class World:
             return []
         self.sent(record, made)
         return made
+
+    def offer_round(self, records: list[ChildRecord], choice: OfferChoice) -> None:
+        """Offer several children at once (one read of the live state), as a coordinator would."""
+        records = [r for r in records if r.request_id is not None and r.status in UNFINISHED]
+        if not records:
+            return
+        choices = [(r.request_id, choice) for r in records if r.request_id is not None]
+        made = self.call(offers.create_offers_many, SYSTEM, choices, settings=self.settings)
+        for record, result in zip(records, made, strict=True):
+            if isinstance(result, list) and result:
+                self.sent(record, result)
 
     def sent(self, record: ChildRecord, made: Iterable[OfferView]) -> None:
         """Offers have gone out: each home will answer (or not) in its own time."""
