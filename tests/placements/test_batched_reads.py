@@ -99,3 +99,40 @@ def test_many_childrens_hours_without_order_match_each_ones_clock(seeded: Sessio
     assert many == {c: h for c, h in one.items() if c in many}
     assert sorted(many.values()) == [0.0, pytest.approx(50.0)]
     assert all(h == 0 for c, h in one.items() if c not in many)
+
+
+def test_offers_for_several_requests_refuse_one_without_touching_the_others(
+    seeded: Sessions,
+) -> None:
+    from placements import offers
+    from placements.errors import InvalidTransition
+    from placements.models import AuditEvent, Offer
+
+    good = requests.create(seeded, SOUTHWARK, welfare_facts("BR-3"), now=NOW)
+    gone = requests.create(seeded, SOUTHWARK, welfare_facts("BR-4"), now=NOW)
+    requests.withdraw(seeded, SOUTHWARK, gone.id, now=NOW)
+    # No unit takes a 9-year-old: refused after its read was audited, which the savepoint undoes.
+    young = requests.create(
+        seeded, SOUTHWARK, welfare_facts("BR-6", age=9, under_13_approval="SoS-2"), now=NOW
+    )
+    with seeded.read() as session:
+        events = session.query(AuditEvent).count()
+    made = offers.create_offers_many(
+        seeded, ADMIN, [(gone.id, offers.OfferChoice(top=2)), (young.id, offers.OfferChoice(top=2)),
+         (good.id, offers.OfferChoice(top=2))],
+        settings=SETTINGS, now=NOW,
+    )  # fmt: skip
+    with seeded.read() as session:
+        # The good request's read (outside the admin's authority) and its two offers; nothing
+        # of the refused one is left.
+        assert session.query(AuditEvent).count() - events == 1 + 2
+    assert isinstance(made[0], InvalidTransition)
+    assert isinstance(made[1], InvalidInput)
+    assert isinstance(made[2], list) and len(made[2]) == 2
+    alone = offers.create_offers(
+        seeded, ADMIN, requests.create(seeded, SOUTHWARK, welfare_facts("BR-5"), now=NOW).id,
+        offers.OfferChoice(top=2), settings=SETTINGS, now=NOW,
+    )  # fmt: skip
+    assert [o.unit_id for o in made[2]] == [o.unit_id for o in alone]
+    with seeded.read() as session:
+        assert session.query(Offer).filter(Offer.request_id == gone.id).count() == 0
