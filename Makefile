@@ -8,7 +8,7 @@ PORT ?= 8000
 MAIL_PORT ?= 8025
 export PLACEMENTS_DATABASE_URL ?= sqlite:///var/placements.db
 
-.PHONY: run test lint typecheck contracts migrations-check pytest fuzz browser bench bench-http install clean
+.PHONY: run test lint typecheck contracts migrations-check pytest fuzz browser bench bench-http bench-simulation install clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ browser: install
 bench: install
 	$(BIN)/python -m solver bench
 	$(BIN)/python -m api.bench
+
+# One policy-year of each policy on SQLite, seed 1, no hindsight bound: prints the seconds each took
+# (docs/benchmarks.md, "Simulation").
+bench-simulation: install
+	$(BIN)/placements simulate --days 365 --seed 1 --policy all --no-hindsight --out var/bench-simulation
 
 # `placements serve` against a minimal Flask app over HTTP, on SQLite and PostgreSQL
 # (PLACEMENTS_BENCH_DATABASE_URL, default placements_bench on 127.0.0.1); see docs/benchmarks.md.

@@ -88,7 +88,9 @@ def study_of(args: argparse.Namespace) -> Study:
     if args.sweep_beds is not None or args.region is not None:
         if args.sweep_beds is None or args.region is None:
             raise UsageError("--sweep-beds and --region go together")
-        whatif = tuple(sweep(_sweep_range(args.sweep_beds), args.region, scenario))
+        steps = sweep(_sweep_range(args.sweep_beds), args.region, scenario)
+        # A step adding no beds is the study's own run: compared once, not run twice.
+        whatif = tuple(s for s in steps if s.providers != scenario.providers)
     return Study(
         _policies(args.policy),
         args.seed,

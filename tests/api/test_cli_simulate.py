@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,23 @@ def test_the_real_command_refuses_an_unknown_policy_with_status_2(tmp_path: Path
         "placements simulate: error: --policy: unknown policy 'coin'; known: send_all, ranked,"
         " batch (or all)"
     ]
+
+
+def test_a_sweep_compares_each_step_with_the_estate_as_it_is(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    args = ["--days", "2", "--policy", "ranked", "--no-hindsight", "--out", str(out)]
+    assert main([*args, "--sweep-beds", "0:8:4", "--region", "london"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    labels = [w["label"] for w in summary["whatif"]]
+    assert labels == ["london +4 welfare beds", "london +8 welfare beds", "baseline"]
+    assert (out / "plots" / "whatif.svg").exists()
+
+
+def test_a_scenario_is_compared_with_the_seed_estate(tmp_path: Path) -> None:
+    out = tmp_path / "scenario"
+    scenario = ROOT / "seed" / "scenarios" / "london-welfare-home.toml"
+    args = ["--days", "2", "--policy", "ranked", "--no-hindsight", "--scenario", str(scenario)]
+    assert main([*args, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["parameters"]["scenario"] == "A welfare home in London"
+    assert [w["label"] for w in summary["whatif"]] == ["baseline", "A welfare home in London"]
