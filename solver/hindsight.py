@@ -105,12 +105,17 @@ def validate(problem: HindsightProblem) -> None:
     """Raise ValueError naming the first malformed part of the problem."""
     if problem.horizon_h < 1:
         raise ValueError(f"horizon_h must be >= 1, not {problem.horizon_h}")
-    for ids, kind in (([s.id for s in problem.stays], "stay"), ([u.unit_id for u in problem.units], "unit")):
+    for ids, kind in (
+        ([s.id for s in problem.stays], "stay"),
+        ([u.unit_id for u in problem.units], "unit"),
+    ):
         if len(set(ids)) < len(ids):
             raise ValueError(f"{kind} ids must be unique")
     for s in problem.stays:
         if s.arrival_h < 0 or s.latest_start_h < s.arrival_h or s.length_h < 1:
-            raise ValueError(f"stay {s.id}: need 0 <= arrival_h <= latest_start_h and length_h >= 1")
+            raise ValueError(
+                f"stay {s.id}: need 0 <= arrival_h <= latest_start_h and length_h >= 1"
+            )
     for u in problem.units:
         hours = [h for h, _ in u.steps]
         if not hours or hours[0] != 0 or hours != sorted(set(hours)):
@@ -143,7 +148,9 @@ def day_model(problem: HindsightProblem, *, relaxed: bool) -> DayModel:
     for i, stay in enumerate(problem.stays):
         last = min(stay.latest_start_h, horizon - 1)
         units = sorted({index[u] for u in stay.units if u in index})
-        for d in range(stay.arrival_h // DAY_H, last // DAY_H + 1) if stay.arrival_h <= last else ():
+        for d in (
+            range(stay.arrival_h // DAY_H, last // DAY_H + 1) if stay.arrival_h <= last else ()
+        ):
             hour = max(stay.arrival_h, d * DAY_H)
             end = hour + stay.length_h
             if relaxed:  # the days whose last hour it surely covers
