@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -257,14 +256,3 @@ def shortfalls(
             length = lognormal_hours(rng, h.shortfall_median_days * 24, h.shortfall_sigma)
             found.append(Shortfall(unit_id, min(beds, h.shortfall_beds), at_h, at_h + length))
     return found
-
-
-def describe(child: Arrival) -> dict[str, Any]:
-    """A child as plain values (for tests and the hindsight model)."""
-    return {
-        "id": child.id,
-        "at_h": child.at_h,
-        "legal_basis": child.legal_basis,
-        "stay_h": child.stay_h,
-        "patience_h": child.patience_h,
-    }

@@ -9,8 +9,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from placements import authorities, ids, panels, providers
 from placements.clock import FixedClock
 from placements.config import Settings
@@ -170,8 +168,3 @@ def simulate(
                 return result
         finally:
             engine.dispose()
-
-
-def quantile(values: list[float], q: float) -> float | None:
-    """A quantile of the values (None when there are none)."""
-    return float(np.quantile(np.array(values), q)) if values else None

@@ -16,7 +16,7 @@ from placements.simulation.arrivals import Arrival, shortfalls
 from placements.simulation.parameters import Parameters, load_parameters
 from placements.simulation.policies import POLICIES
 from placements.simulation.run import MAX_DAYS, Year, children_of, simulate, unit_id
-from placements.simulation.scenario import Scenario, baseline
+from placements.simulation.scenario import Scenario
 from solver.hindsight import HindsightProblem, Stay, UnitCapacity, hindsight_bound
 
 MAX_SEEDS = 1000
@@ -280,8 +280,3 @@ def run_study(study: Study, out: Path, *, parameters: Parameters | None = None) 
     for result in results:
         seconds.setdefault(result["policy"], []).append(result["seconds"])
     return Outcome(summary, seconds)
-
-
-def default_scenario() -> Scenario:
-    """The seed estate as it is."""
-    return baseline()

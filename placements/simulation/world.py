@@ -10,7 +10,7 @@ for the measurements.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -560,8 +560,3 @@ class World:
             "welfare_waiting": waiting.get("welfare", 0),
             "units": [tuple(u) for u in units],
         }
-
-
-def with_flags(settings: Settings, pairs: tuple[tuple[str, str], ...]) -> Settings:
-    """Settings with other incompatible flag pairs."""
-    return replace(settings, incompatible_flags=pairs)
