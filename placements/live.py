@@ -170,11 +170,35 @@ def problem(
     )
 
 
+class Ranker:
+    """Ranks requests on one read of the live units and the acceptance history (taken on first
+    use), so that several requests ranked in one transaction read the state once."""
+
+    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+        self.session, self.settings, self.now = session, settings, now
+        self._state: tuple[dict[str, UnitName], list[solver.Unit], History, list[str]] | None = None
+
+    def _read(self) -> tuple[dict[str, UnitName], list[solver.Unit], History, list[str]]:
+        if self._state is None:
+            names, units = live_unit_names(self.session)
+            providers = sorted({u.provider_id for u in units})
+            self._state = names, units, load_history(self.session), providers
+        return self._state
+
+    @property
+    def names(self) -> dict[str, UnitName]:
+        """The live units' names, by id."""
+        return self._read()[0]
+
+    def rank(self, request: PlacementRequest) -> solver.Ranking:
+        """The request's ranking on the live state."""
+        _, units, history, providers = self._read()
+        child = child_of(request, history, providers, now=self.now)
+        return solver.rank(problem(units, [child], self.settings), request.id)
+
+
 def rank_request(session: Session, request: PlacementRequest, settings: Settings,
                  now: datetime) -> tuple[dict[str, UnitName], solver.Ranking]:  # fmt: skip
     """Rank every unit for a request on the live state; the units' names beside it."""
-    names, units = live_unit_names(session)
-    providers = sorted({u.provider_id for u in units})
-    child = child_of(request, load_history(session), providers, now=now)
-    ranking = solver.rank(problem(units, [child], settings), request.id)
-    return names, ranking
+    ranker = Ranker(session, settings, now)
+    return ranker.names, ranker.rank(request)

@@ -20,7 +20,6 @@ from placements.ids import new_id
 from placements.live import (
     UnitName,
     child_of,
-    live_unit_names,
     live_units,
     problem,
     rank_request,
@@ -64,27 +63,12 @@ def waiting_with_options(sessions: Sessions, actor: Actor, *, settings: Settings
                          now: datetime) -> list[str]:  # fmt: skip
     """The waiting requests that have at least one eligible unit now, oldest first.
 
-    One read of the live state ranks them all (a coordinator's question after a bed comes free:
-    who could be offered it?); offering still goes through `offers.create_offers`.
+    One read of the live state (a batch run's) ranks them all: a coordinator's question after a
+    bed comes free, who could be offered it? Offering still goes through `offers.create_offers`.
     """
     access.require(actor, "matching.run")
-    with sessions.read() as session:
-        _, units = live_unit_names(session)
-        waiting = session.scalars(
-            select(PlacementRequest)
-            .where(PlacementRequest.status == "waiting")
-            .order_by(PlacementRequest.created_at, PlacementRequest.id)
-        ).all()
-        if not waiting:
-            return []
-        history = load_history(session)
-        providers = sorted({u.provider_id for u in units})
-        found = []
-        for request in waiting:
-            child = child_of(request, history, providers, now=now)
-            if solver.rank(problem(units, [child], settings), request.id).options:
-                found.append(request.id)
-        return found
+    matched = _read_snapshot(sessions, settings, now).problem
+    return [c.id for c in matched.children if solver.rank(matched, c.id, top=1).options]
 
 
 @dataclass(frozen=True)

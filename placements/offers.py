@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 import solver
 from placements import access, audit
-from placements.acceptance import History, load_history
 from placements.auth import SYSTEM, Actor
 from placements.availability import move_beds, release_reservation
 from placements.config import Settings
@@ -26,7 +25,7 @@ from placements.errors import (
     PlacementsError,
 )
 from placements.ids import new_id
-from placements.live import child_of, live_unit_names, live_units, problem
+from placements.live import Ranker, live_units
 from placements.models import LocalAuthority, Offer, PlacementRequest
 from placements.paging import Page, window
 from placements.requests import lock_request
@@ -130,7 +129,7 @@ def create_offers(
     """Offer a waiting or offered request to chosen units, or to its top k eligible units."""
     access.require(actor, "requests.offer")
     with sessions.begin() as session:
-        return _offer(session, actor, request_id, choice, _Ranker(session, settings, now),
+        return _offer(session, actor, request_id, choice, Ranker(session, settings, now),
                       now=now, run_id=run_id)  # fmt: skip
 
 
@@ -152,7 +151,7 @@ def create_offers_many(
     access.require(actor, "requests.offer")
     results: list[list[OfferView] | PlacementsError] = []
     with sessions.begin() as session:
-        ranker = _Ranker(session, settings, now)
+        ranker = Ranker(session, settings, now)
         for request_id, choice in choices:
             try:
                 with session.begin_nested():
@@ -165,26 +164,8 @@ def create_offers_many(
     return results
 
 
-class _Ranker:
-    """Ranks requests on one read of the live units and the acceptance history."""
-
-    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
-        self.session, self.settings, self.now = session, settings, now
-        self._state: tuple[list[solver.Unit], History, list[str]] | None = None
-
-    def rank(self, request: PlacementRequest) -> solver.Ranking:
-        """The request's ranking on the live state read the first time it was needed."""
-        if self._state is None:
-            _, units = live_unit_names(self.session)
-            providers = sorted({u.provider_id for u in units})
-            self._state = units, load_history(self.session), providers
-        units, history, providers = self._state
-        child = child_of(request, history, providers, now=self.now)
-        return solver.rank(problem(units, [child], self.settings), request.id)
-
-
 def _offer(session: Session, actor: Actor, request_id: str, choice: OfferChoice,
-           ranker: _Ranker, *, now: datetime, run_id: str | None) -> list[OfferView]:  # fmt: skip
+           ranker: Ranker, *, now: datetime, run_id: str | None) -> list[OfferView]:  # fmt: skip
     request = access.load_request(session, actor, request_id, lock=True)
     if request.status not in OFFERABLE:
         raise InvalidTransition(f"request {request_id} is {request.status}; cannot offer it")

@@ -431,9 +431,8 @@ class World:
     def _daily_updates(self) -> Process:
         """Each morning every home reports its staffed beds and the residents who have left."""
         while True:
-            yield self.env.timeout(
-                7.0 - self.env.now % 24 if self.env.now % 24 < 7 else 31.0 - self.env.now % 24
-            )
+            # Until the next 07:00 (a full day when it is 07:00 now).
+            yield self.env.timeout((7.0 - self.env.now) % 24 or 24.0)
             self.update_estate()
 
     def update_estate(self) -> None:
