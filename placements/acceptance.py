@@ -6,6 +6,12 @@ sex, age band (10-12, 13-14, 15-17) and set of flags. For provider p the estimat
 posterior mean `(accepted + k * prior) / (answers + k)` with `k = PRIOR_STRENGTH`, where the prior
 is p's own acceptance rate over all its answers, itself shrunk the same way towards the national
 rate (Laplace-smoothed, so 0.5 with no data at all).
+
+The answers are counted as they are given, in `acceptance_tally` (one row per provider and kind
+of request), by the use cases that change them: accept, decline, release, a reserved request's
+withdrawal (its accepted offer is cancelled) and a change of a request's facts (its answers move
+to its new kind). `recount` counts the same from the offers themselves; migration 0007 filled the
+table with it, and the tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from placements import access
 from placements.auth import Actor
 from placements.db import Sessions
-from placements.errors import NotFound
-from placements.models import Offer, PlacementRequest, Provider
+from placements.errors import Conflict, NotFound
+from placements.models import AcceptanceTally, Offer, PlacementRequest, Provider
 
 PRIOR_STRENGTH = 4.0
 ANSWERED = ("accepted", "declined", "released")
@@ -103,19 +111,96 @@ ANSWER_COUNTS = (
 )
 
 
+def count_answer(session: Session, provider_id: str, segment: Segment, *, accepted: int = 0,
+                 declined: int = 0) -> None:  # fmt: skip
+    """Add answers to (or, negative, take them from) the provider's tally for a kind of request,
+    in the caller's transaction: one atomic statement, safe beside concurrent answers."""
+    if not accepted and not declined:
+        return
+    basis, sex, band, flags = segment
+    key = {"provider_id": provider_id, "legal_basis": basis, "sex": sex, "age_band": band,
+           "flags": ",".join(flags)}  # fmt: skip
+    if accepted < 0 or declined < 0:
+        # Taking an answer back: the tally holding it exists (a missing or short one would break
+        # the table's check and roll the whole change back).
+        changed = session.execute(
+            update(AcceptanceTally)
+            .where(*(getattr(AcceptanceTally, k) == v for k, v in key.items()))
+            .values(
+                accepted=AcceptanceTally.accepted + accepted,
+                declined=AcceptanceTally.declined + declined,
+            )
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"no acceptance tally holds the answer to take back: {key}")
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(AcceptanceTally).values(**key, accepted=accepted, declined=declined)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={
+            "accepted": AcceptanceTally.accepted + statement.excluded.accepted,
+            "declined": AcceptanceTally.declined + statement.excluded.declined,
+        },
+    )
+    session.execute(statement)
+
+
+def move_answers(session: Session, request: PlacementRequest, before: Segment) -> None:
+    """A request's facts changed from `before`: move its answers to its kind now."""
+    after = segment_of(request)
+    if after == before:
+        return
+    rows = session.execute(
+        select(Offer.provider_id, Offer.status, func.count())
+        .where(Offer.request_id == request.id, Offer.status.in_(ANSWERED))
+        .group_by(Offer.provider_id, Offer.status)
+        .order_by(Offer.provider_id, Offer.status)
+    ).all()
+    for provider_id, status, n in rows:
+        accepted, declined = (n, 0) if status == "accepted" else (0, n)
+        count_answer(session, provider_id, before, accepted=-accepted, declined=-declined)
+        count_answer(session, provider_id, after, accepted=accepted, declined=declined)
+
+
 def load_history(session: Session) -> History:
-    """Tally every answered offer (counted by the database)."""
+    """Every provider's answers, read from the tallies."""
+    rows = session.connection().execute(
+        select(
+            AcceptanceTally.provider_id,
+            AcceptanceTally.legal_basis,
+            AcceptanceTally.sex,
+            AcceptanceTally.age_band,
+            AcceptanceTally.flags,
+            AcceptanceTally.accepted,
+            AcceptanceTally.declined,
+        ).where(or_(AcceptanceTally.accepted > 0, AcceptanceTally.declined > 0))
+    )
+    national = [0, 0]
+    by_provider: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_segment: dict[tuple[str, Segment], Tally] = {}
+    for provider_id, basis, sex, band, flags, accepted, declined in rows:
+        by_segment[provider_id, (basis, sex, band, tuple(flags.split(",")) if flags else ())] = (
+            Tally(accepted, declined)
+        )
+        for tally in (national, by_provider[provider_id]):
+            tally[0] += accepted
+            tally[1] += declined
+    return History(Tally(*national), {k: Tally(*v) for k, v in by_provider.items()}, by_segment)
+
+
+def recount(session: Session) -> History:
+    """Every provider's answers, counted from the answered offers themselves (what the tallies
+    must always equal)."""
     national = [0, 0]
     by_provider: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_segment: dict[tuple[str, Segment], list[int]] = defaultdict(lambda: [0, 0])
-    bands: dict[int, str] = {}
     for provider_id, basis, sex, age, flags, accepted, answers in session.connection().execute(
         ANSWER_COUNTS
     ):
         declined = answers - accepted
-        band = bands.get(age) or bands.setdefault(age, age_band(age))
         # Flags in another order are the same kind of request: their rows merge here.
-        segment = (basis, sex, band, tuple(sorted(flags)))
+        segment = (basis, sex, age_band(age), tuple(sorted(flags)))
         for tally in (national, by_provider[provider_id], by_segment[provider_id, segment]):
             tally[0] += accepted
             tally[1] += declined

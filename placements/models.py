@@ -291,6 +291,23 @@ class Offer(Base):
     release_note: Mapped[str | None] = mapped_column(Text)
 
 
+class AcceptanceTally(Base):
+    """A provider's answers to one kind of request, kept up to date with each answer so that a
+    ranking reads a few rows rather than every offer ever answered (`placements.acceptance`)."""
+
+    __tablename__ = "acceptance_tally"
+    __table_args__ = (CheckConstraint("accepted >= 0 AND declined >= 0", name="counts"),)
+
+    provider_id: Mapped[str] = mapped_column(ForeignKey("provider.id"), primary_key=True)
+    legal_basis: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sex: Mapped[str] = mapped_column(String(8), primary_key=True)
+    age_band: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # The request's flags, sorted and joined by commas ("" for none).
+    flags: Mapped[str] = mapped_column(String(400), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    declined: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CourtOrder(Base):
     """A court's authority to keep a child in secure accommodation, recorded on a request."""
 

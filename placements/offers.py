@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import solver
-from placements import access, audit
+from placements import acceptance, access, audit
+from placements.acceptance import segment_of
 from placements.auth import SYSTEM, Actor
 from placements.availability import move_beds, release_reservation
 from placements.config import Settings
@@ -256,6 +257,7 @@ def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Setting
             )
         )
         request.status = "reserved"
+        acceptance.count_answer(session, offer.provider_id, segment_of(request), accepted=1)
         audit.record(session, actor, "offer.accept", "offer", offer.id, at=now,
                      before={"status": "pending"}, after={"status": "accepted"})  # fmt: skip
         return view_of(session, offer, request)
@@ -283,6 +285,7 @@ def decline(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
         offer.decline_reason, offer.decline_note = reason, note
         if offer.provider_id not in request.declined_by:
             request.declined_by = [*request.declined_by, offer.provider_id]
+        acceptance.count_answer(session, offer.provider_id, segment_of(request), declined=1)
         _reopen_if_unanswered(session, request)
         audit.record(session, actor, "offer.decline", "offer", offer.id, at=now,
                      before={"status": "pending"},
@@ -313,6 +316,9 @@ def release(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
         if offer.provider_id not in request.declined_by:
             request.declined_by = [*request.declined_by, offer.provider_id]
         request.status, request.updated_at = "waiting", now
+        # A release counts as a decline in the home's record.
+        acceptance.count_answer(session, offer.provider_id, segment_of(request), accepted=-1,
+                                declined=1)  # fmt: skip
         audit.record(session, actor, "offer.release", "offer", offer.id, at=now,
                      before={"status": "accepted"},
                      after={"status": "released", "reason": reason})  # fmt: skip

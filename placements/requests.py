@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from placements import access, audit, orders, statutory, thresholds
+from placements import acceptance, access, audit, orders, statutory, thresholds
+from placements.acceptance import segment_of
 from placements.auth import Actor
 from placements.availability import release_reservation
 from placements.config import Settings
@@ -484,7 +485,9 @@ def update_facts(sessions: Sessions, actor: Actor, request_id: str, changes: dic
         authority = session.get(LocalAuthority, row.authority_id)
         assert authority is not None
         before = _audit_facts(view_of(session, row, now=now))
+        kind = segment_of(row)
         _apply(row, facts, authority)
+        acceptance.move_answers(session, row, kind)
         if "authority" in changes:
             orders.replace_all(session, row, facts.authority, by=actor.label, now=now)
         row.updated_at = now
@@ -590,6 +593,8 @@ def _release_reservation(session: Session, row: PlacementRequest, actor: Actor,
         raise Conflict(f"request {row.id} is reserved but no accepted offer holds its bed")
     release_reservation(session, offer.unit_id, by=actor.label, cause="request_withdrawn", now=now)
     offer.status, offer.cancel_reason = "cancelled", "withdrawn_by_placer"
+    # A cancelled offer is no answer: it leaves the home's record.
+    acceptance.count_answer(session, offer.provider_id, segment_of(row), accepted=-1)
     audit.record(session, actor, "offer.cancel", "offer", offer.id, at=now,
                  before={"status": "accepted"},
                  after={"status": "cancelled", "reason": "withdrawn_by_placer"})  # fmt: skip

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from placements import offers, requests
+from placements.acceptance import load_history, recount
 from placements.auth import Actor
 from placements.db import Sessions
 from placements.models import AvailabilityChange, Offer, PlacementRequest, Unit
@@ -213,10 +214,12 @@ def check_responses(outcomes: list[Outcome], log: Callable[[], str]) -> None:
 
 
 def check_beds(sessions: Sessions) -> None:
-    """The invariant holds; reserved beds are exactly the reserved requests and accepted offers."""
+    """The invariant holds; reserved beds are exactly the reserved requests and accepted offers;
+    the acceptance tallies count every answer once, whoever won."""
     staffed, occupied, reserved, _ = unit_counts(sessions)
     assert min(reserved, occupied) >= 0 and occupied + reserved <= staffed
     with sessions.read() as session:
+        assert load_history(session) == recount(session)
         accepted = session.scalar(
             select(func.count()).select_from(Offer)
             .where(Offer.unit_id == UNIT, Offer.status == "accepted")

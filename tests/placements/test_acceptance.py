@@ -1,16 +1,24 @@
-"""Likely acceptance counted from the answered offers: the tallies and the estimates, by hand."""
+"""Likely acceptance counted from the answered offers: the tallies and the estimates, by hand, and
+the tallies the use cases keep with each answer, against a recount of the offers."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from datetime import timedelta
 from itertools import count
 
 import pytest
+from sqlalchemy import select
 
-from placements.acceptance import History, Tally, load_history
+from placements import offers, requests
+from placements.acceptance import History, Tally, load_history, recount
+from placements.auth import Actor
 from placements.db import Sessions
-from placements.models import Offer, PlacementRequest
+from placements.errors import PlacementsError
+from placements.models import AcceptanceTally, Offer, PlacementRequest
 from tests.conftest import NOW
+from tests.placements.workflow import SETTINGS, director, synthetic_facts
 
 CLARE, SWANWICK = "clare-lodge", "swanwick-lodge"
 UNITS = {CLARE: "clare-lodge/nene", SWANWICK: "swanwick-lodge/1"}
@@ -56,7 +64,7 @@ def history(seeded: Sessions) -> History:
     answered(seeded, SWANWICK, kind("remand", "M", 16, []), "cancelled")  # nor this
     answered(seeded, SWANWICK, kind("remand", "M", 16, []), "expired")  # nor this
     with seeded.read() as session:
-        return load_history(session)
+        return recount(session)
 
 
 def test_answers_are_tallied_nationally_by_provider_and_by_kind_of_request(
@@ -82,3 +90,92 @@ def test_the_estimates_shrink_each_segment_towards_the_providers_own_rate(
     assert history.likelihood(CLARE, flagged) == 0.4643  # (1 + 4 x 0.5625) / (3 + 4)
     assert history.likelihood(SWANWICK, kind("remand", "M", 17, [])) == 0.8333  # 5 / 6
     assert history.likelihood(SWANWICK, flagged) == 0.75  # no answers of this kind: the prior
+
+
+def home(provider_id: str) -> Actor:
+    """The home's manager."""
+    return Actor(f"manager@{provider_id}", "provider", provider_id=provider_id)
+
+
+def tallies_match_the_offers(sessions: Sessions) -> History:
+    """The kept tallies, after checking them against a recount of the answered offers."""
+    with sessions.read() as session:
+        kept, counted = load_history(session), recount(session)
+    assert kept == counted
+    return kept
+
+
+def test_the_tallies_kept_with_each_answer_equal_a_recount_of_the_offers(
+    seeded: Sessions,
+) -> None:
+    """Accepts, declines, releases, withdrawals of reserved requests and changed facts, in a
+    random order: after each, the tallies equal what the offers say."""
+    rng = random.Random(11)
+    done: Counter[str] = Counter()
+    for n in range(36):
+        at = NOW + timedelta(minutes=10 * n)
+        authority, facts = synthetic_facts(rng, n, now=at)
+        made = requests.create(seeded, director(authority), facts, now=at)
+        try:
+            choice = offers.OfferChoice(top=3)
+            sent = offers.create_offers(
+                seeded, director(authority), made.id, choice, settings=SETTINGS, now=at
+            )
+        except PlacementsError:
+            continue
+        accepted = None
+        for offer in sent:
+            try:
+                if accepted is None and rng.random() < 0.4:
+                    offers.accept(seeded, home(offer.provider_id), offer.id, settings=SETTINGS,
+                                  now=at)  # fmt: skip
+                    accepted, done["accept"] = offer, done["accept"] + 1
+                elif accepted is None:
+                    offers.decline(seeded, home(offer.provider_id), offer.id, "needs_not_met",
+                                   None, now=at)  # fmt: skip
+                    done["decline"] += 1
+            except PlacementsError:
+                continue
+            tallies_match_the_offers(seeded)
+        roll = rng.random()
+        if accepted is not None and roll < 0.3:
+            offers.release(seeded, home(accepted.provider_id), accepted.id, "needs_not_met", None,
+                           now=at)  # fmt: skip
+            done["release"] += 1
+        elif accepted is not None and roll < 0.5:
+            requests.withdraw(seeded, director(authority), made.id, now=at)
+            done["withdraw reserved"] += 1
+        status = requests.get(seeded, director(authority), made.id, now=at).status
+        if status in ("waiting", "offered") and rng.random() < 0.6:
+            changes = {"age": rng.choice([13, 14, 15, 16, 17]), "sex": rng.choice(["F", "M"]),
+                       "flags": tuple(rng.sample(["absconding_risk", "violence_risk"],
+                                                 rng.choice([0, 1, 2])))}  # fmt: skip
+            requests.update_facts(seeded, director(authority), made.id, changes,
+                                  settings=SETTINGS, now=at)  # fmt: skip
+            done["facts changed"] += 1
+        tallies_match_the_offers(seeded)
+    kept = tallies_match_the_offers(seeded)
+    assert min(done.values()) >= 2 and len(done) == 5, done
+    assert kept.national.answers >= done["accept"] + done["decline"] - done["withdraw reserved"]
+    with seeded.read() as session:
+        assert session.scalars(select(AcceptanceTally)).first() is not None
+
+
+def test_the_rankings_read_the_kept_tallies(seeded: Sessions) -> None:
+    """A decline through the service lowers that home's estimate for that kind of request."""
+    authority, facts = synthetic_facts(random.Random(3), 0, now=NOW)
+    made = requests.create(seeded, director(authority), facts, now=NOW)
+    sent = offers.create_offers(seeded, director(authority), made.id, offers.OfferChoice(top=1),
+                                settings=SETTINGS, now=NOW)  # fmt: skip
+    provider_id = sent[0].provider_id
+    with seeded.read() as session:
+        row = session.get(PlacementRequest, made.id)
+        assert row is not None
+        before = load_history(session).likelihood(provider_id, row)
+    offers.decline(seeded, home(provider_id), sent[0].id, "needs_not_met", None, now=NOW)
+    with seeded.read() as session:
+        row = session.get(PlacementRequest, made.id)
+        assert row is not None
+        history = load_history(session)
+    assert history.by_provider[provider_id] == Tally(0, 1)
+    assert history.likelihood(provider_id, row) < before

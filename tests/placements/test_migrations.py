@@ -9,6 +9,7 @@ import pytest
 from alembic import command
 from sqlalchemy import select, text
 
+from placements.acceptance import Tally, load_history, recount
 from placements.db import Sessions, make_engine
 from placements.migrations import alembic_config, check, upgrade
 from placements.models import CourtOrder
@@ -55,6 +56,47 @@ def test_orders_held_on_requests_before_0004_become_recorded_orders(fresh_url: s
         assert orders[0].granted_at == NOW - timedelta(days=2)
         assert orders[0].expires_at == NOW + timedelta(days=20)
     command.downgrade(alembic_config(fresh_url), "0003")
+    upgrade(fresh_url)
+    check(fresh_url)
+    engine.dispose()
+
+
+def test_answers_given_before_0007_fill_the_acceptance_tallies(fresh_url: str) -> None:
+    upgrade(fresh_url, "0006")
+    engine = make_engine(fresh_url)
+    seed(Sessions.for_engine(engine), now=NOW)
+    request = (
+        "INSERT INTO placement_request (id, authority_id, case_reference, age, sex, legal_basis,"
+        " grounds, needs, flags, home_lat, home_lon, exclusion_zones, order_kind, order_renewal,"
+        " status, declined_by, created_at, created_by, updated_at, version) VALUES (:id,"
+        " 'southwark', :id, :age, 'F', 'welfare', '[\"harm_to_self\"]', '[]', :flags, 51.4,"
+        " -0.1, '[]', 'none', false, 'waiting', '[]', :at, 'dcs', :at, 1)"
+    )
+    offer = (
+        "INSERT INTO offer (id, request_id, unit_id, provider_id, status, created_at, created_by,"
+        " expires_at) VALUES (:id, :request, 'clare-lodge/nene', 'clare-lodge', :status, :at,"
+        " 'dcs', :at)"
+    )
+    answers = [("A", 15, '["cse_victim", "absconding_risk"]', "accepted"),
+               ("B", 16, '["absconding_risk", "cse_victim"]', "declined"),
+               ("C", 17, '["cse_victim", "absconding_risk"]', "released"),
+               ("D", 13, "[]", "accepted"), ("E", 13, "[]", "pending"),
+               ("F", 14, "[]", "cancelled")]  # fmt: skip
+    with engine.begin() as connection:
+        for name, age, flags, status in answers:
+            connection.execute(text(request), {"id": f"REQ-{name}", "age": age, "flags": flags,
+                                               "at": NOW})  # fmt: skip
+            connection.execute(text(offer), {"id": f"OFF-{name}", "request": f"REQ-{name}",
+                                             "status": status, "at": NOW})  # fmt: skip
+    upgrade(fresh_url)
+    with Sessions.for_engine(engine).read() as session:
+        kept = load_history(session)
+        assert kept == recount(session)
+    assert kept.by_segment == {
+        ("clare-lodge", ("welfare", "F", "15-17", ("absconding_risk", "cse_victim"))): Tally(1, 2),
+        ("clare-lodge", ("welfare", "F", "13-14", ())): Tally(1, 0),
+    }
+    command.downgrade(alembic_config(fresh_url), "0006")
     upgrade(fresh_url)
     check(fresh_url)
     engine.dispose()
