@@ -105,6 +105,19 @@ def live_unit_names(session: Session) -> tuple[dict[str, UnitName], list[solver.
     return names, [_solver_unit(r, r.lat, r.lon, children[r.id]) for r in rows]
 
 
+def live_unit(session: Session, unit_id: str) -> solver.Unit | None:
+    """One unit of an open home as the matcher sees it (None if there is none): what
+    `live_unit_names` gives for it, read for that unit alone."""
+    row = session.connection().execute(LIVE_UNIT_COLUMNS.where(Unit.id == unit_id)).first()
+    if row is None:
+        return None
+    children = CHILDREN_BY_UNIT.subquery()
+    placed = session.connection().execute(
+        select(children.c.legal_basis, children.c.flags).where(children.c.unit_id == unit_id)
+    )
+    return _solver_unit(LiveUnit._make(row), row.lat, row.lon, [(b, f) for b, f in placed])
+
+
 def _children_by_unit(session: Session) -> dict[str, list[tuple[str, list[str]]]]:
     """Each unit's placed and reserved children: (legal basis, flags)."""
     children: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)

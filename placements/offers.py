@@ -26,7 +26,7 @@ from placements.errors import (
     PlacementsError,
 )
 from placements.ids import new_id
-from placements.live import Ranker, live_units
+from placements.live import Ranker, live_unit
 from placements.models import LocalAuthority, Offer, PlacementRequest
 from placements.paging import Page, window
 from placements.requests import lock_request
@@ -266,8 +266,9 @@ def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Setting
 def _check_mix(
     session: Session, request: PlacementRequest, unit_id: str, settings: Settings
 ) -> None:
-    _, units = live_units(session)
-    unit = next(u for u in units if u.id == unit_id)
+    unit = live_unit(session, unit_id)
+    if unit is None:
+        raise Conflict(f"unit {unit_id} is no longer open")
     for a, b in settings.incompatible_flags:
         for mine, theirs in ((a, b), (b, a)):
             if mine in request.flags and any(theirs in r for r in unit.resident_flags):

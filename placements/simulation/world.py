@@ -24,7 +24,7 @@ from placements.clock import FixedClock
 from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import PlacementsError
-from placements.live import live_unit_names
+from placements.live import live_unit
 from placements.models import Meeting, Panel, PlacementRequest, Provider, Unit
 from placements.offers import OfferChoice, OfferView
 from placements.orders import LegalAuthority
@@ -127,6 +127,8 @@ class World:
         self.samples: list[dict[str, Any]] = []
         self.review_due: dict[str, datetime] = {}
         self.answers: dict[tuple[str, str], int] = {}
+        # The children whose offers end at each instant (hours), for the expiry job then.
+        self.expiries: dict[float, list[ChildRecord]] = {}
 
     # ---------------------------------------------------------------- time and calls
     def at(self, hours: float | None = None) -> datetime:
@@ -292,8 +294,17 @@ class World:
         for offer in made:
             record.homes_asked.add(offer.provider_id)
             self.env.process(self._answer(record, offer))
-            expires_h = self.hours(offer.expires_at)
-            self.after(expires_h - self.env.now, partial(self._expire, record))
+            self._expire_at(self.hours(offer.expires_at), record)
+
+    def _expire_at(self, expires_h: float, record: ChildRecord) -> None:
+        """At an offer's expiry the expiry job runs (once for all offers ending then), and each
+        child whose offers have all ended waits again."""
+        due = self.expiries.get(expires_h)
+        if due is None:
+            due = self.expiries[expires_h] = []
+            self.after(expires_h - self.env.now, partial(self._expire, expires_h))
+        if not any(r is record for r in due):
+            due.append(record)
 
     def _answer(self, record: ChildRecord, offer: OfferView) -> Process:
         child = record.child
@@ -325,8 +336,7 @@ class World:
     def _mix_conflict(self, child: Arrival, unit_id: str) -> bool:
         """Whether the unit holds a child this one must not meet (the home knows its own)."""
         with self.sessions.read() as session:
-            _, units = live_unit_names(session)
-        unit = next((u for u in units if u.id == unit_id), None)
+            unit = live_unit(session, unit_id)
         if unit is None:
             return False
         present = set().union(*unit.resident_flags) if unit.resident_flags else set()
@@ -335,9 +345,10 @@ class World:
             for a, b in self.true_pairs
         )
 
-    def _expire(self, record: ChildRecord) -> None:
+    def _expire(self, expires_h: float) -> None:
         self.job("offer-expiry")
-        self._maybe_reopened(record)
+        for record in self.expiries.pop(expires_h):
+            self._maybe_reopened(record)
 
     def _maybe_reopened(self, record: ChildRecord) -> None:
         if record.status != "offered" or record.request_id is None:

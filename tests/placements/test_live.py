@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from placements import admissions, offers, requests
+from placements.auth import Actor
 from placements.db import Sessions
-from placements.live import LIVE_UNIT_COLUMNS, LiveUnit, UnitName, live_unit_names, live_units
+from placements.live import (
+    LIVE_UNIT_COLUMNS,
+    LiveUnit,
+    UnitName,
+    live_unit,
+    live_unit_names,
+    live_units,
+)
+from tests.conftest import NOW
+from tests.placements.workflow import SETTINGS, SOUTHWARK, set_free_beds, welfare_facts
 
 
 def test_a_live_unit_names_the_columns_it_is_read_from_in_their_order() -> None:
@@ -16,3 +27,24 @@ def test_the_units_read_as_columns_are_the_units_read_as_objects(seeded: Session
         names, read = live_unit_names(session)
     assert read == units
     assert names == {u.id: UnitName(u.name, u.provider.name) for u in rows}
+
+
+def test_one_live_unit_read_alone_is_that_unit_of_the_whole_read(seeded: Sessions) -> None:
+    """With a reported resident, a placed child and a reserved one in the same unit."""
+    unit_id, home = "clare-lodge/nene", Actor("manager", "provider", provider_id="clare-lodge")
+    set_free_beds(seeded, unit_id, 2, now=NOW)
+    for n, flags in enumerate([("cse_victim",), ("absconding_risk",)]):
+        made = requests.create(seeded, SOUTHWARK, welfare_facts(f"LIVE-{n}", flags=flags), now=NOW)
+        offer = offers.create_offers(seeded, SOUTHWARK, made.id,
+                                     offers.OfferChoice(unit_ids=(unit_id,)), settings=SETTINGS,
+                                     now=NOW)[0]  # fmt: skip
+        offers.accept(seeded, home, offer.id, settings=SETTINGS, now=NOW)
+        if n == 0:
+            admissions.admit(seeded, SOUTHWARK, made.id, NOW, now=NOW)
+    with seeded.read() as session:
+        _, units = live_unit_names(session)
+        alone = [live_unit(session, u.id) for u in units]
+        assert live_unit(session, "no-such-home/unit") is None
+    assert alone == units
+    mine = next(u for u in units if u.id == unit_id)
+    assert {"cse_victim", "absconding_risk"} <= set().union(*mine.resident_flags)
