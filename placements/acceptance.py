@@ -17,10 +17,10 @@ table with it, and the tests hold the two equal.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -163,30 +163,51 @@ def move_answers(session: Session, request: PlacementRequest, before: Segment) -
         count_answer(session, provider_id, after, accepted=accepted, declined=declined)
 
 
-def load_history(session: Session) -> History:
-    """Every provider's answers, read from the tallies."""
-    rows = session.connection().execute(
+def load_history(session: Session, segments: Collection[Segment] | None = None) -> History:
+    """Every provider's answers, read from the tallies: the totals, and the tallies of the given
+    kinds of request (every kind when None; a ranking needs only its requests' kinds)."""
+    totals = session.connection().execute(
         select(
             AcceptanceTally.provider_id,
-            AcceptanceTally.legal_basis,
-            AcceptanceTally.sex,
-            AcceptanceTally.age_band,
-            AcceptanceTally.flags,
-            AcceptanceTally.accepted,
-            AcceptanceTally.declined,
-        ).where(or_(AcceptanceTally.accepted > 0, AcceptanceTally.declined > 0))
-    )
-    national = [0, 0]
-    by_provider: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    by_segment: dict[tuple[str, Segment], Tally] = {}
-    for provider_id, basis, sex, band, flags, accepted, declined in rows:
-        by_segment[provider_id, (basis, sex, band, tuple(flags.split(",")) if flags else ())] = (
-            Tally(accepted, declined)
+            func.sum(AcceptanceTally.accepted),
+            func.sum(AcceptanceTally.declined),
         )
-        for tally in (national, by_provider[provider_id]):
-            tally[0] += accepted
-            tally[1] += declined
-    return History(Tally(*national), {k: Tally(*v) for k, v in by_provider.items()}, by_segment)
+        .group_by(AcceptanceTally.provider_id)
+        .having(or_(func.sum(AcceptanceTally.accepted) > 0, func.sum(AcceptanceTally.declined) > 0))
+    )
+    by_provider = {provider_id: Tally(int(a), int(d)) for provider_id, a, d in totals}
+    national = sum(by_provider.values(), Tally())
+    return History(national, by_provider, segment_tallies(session, segments))
+
+
+def segment_tallies(session: Session, segments: Collection[Segment] | None = None
+                    ) -> dict[tuple[str, Segment], Tally]:  # fmt: skip
+    """Each provider's tally of each of these kinds of request (all kinds when None)."""
+    statement = select(
+        AcceptanceTally.provider_id,
+        AcceptanceTally.legal_basis,
+        AcceptanceTally.sex,
+        AcceptanceTally.age_band,
+        AcceptanceTally.flags,
+        AcceptanceTally.accepted,
+        AcceptanceTally.declined,
+    ).where(or_(AcceptanceTally.accepted > 0, AcceptanceTally.declined > 0))
+    if segments is not None:
+        if not segments:
+            return {}
+        kinds = sorted({(b, s, a, ",".join(f)) for b, s, a, f in segments})
+        statement = statement.where(
+            tuple_(
+                AcceptanceTally.legal_basis,
+                AcceptanceTally.sex,
+                AcceptanceTally.age_band,
+                AcceptanceTally.flags,
+            ).in_(kinds)
+        )
+    return {
+        (provider_id, (basis, sex, band, tuple(flags.split(",")) if flags else ())): Tally(a, d)
+        for provider_id, basis, sex, band, flags, a, d in session.connection().execute(statement)
+    }
 
 
 def recount(session: Session) -> History:

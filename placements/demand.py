@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 import solver
 from placements import audit, meetings, orders, statutory, thresholds
-from placements.acceptance import load_history
+from placements.acceptance import load_history, segment_of
 from placements.auth import SYSTEM
 from placements.config import Settings
 from placements.db import Sessions
@@ -149,7 +149,7 @@ def _without_eligible_unit(session: Session, units: list[solver.Unit], requests:
     if not requests:
         return []
     providers = sorted({u.provider_id for u in units})
-    history = load_history(session)
+    history = load_history(session, {segment_of(r) for r in requests})
     children = [child_of(r, history, providers, now=now) for r in requests]
     matched = problem(units, children, settings)
     return [c.id for c in children if not solver.rank(matched, c.id, top=1).options]

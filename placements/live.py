@@ -12,7 +12,14 @@ from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 import solver
-from placements.acceptance import History, likelihoods, load_history
+from placements.acceptance import (
+    History,
+    Segment,
+    likelihoods,
+    load_history,
+    segment_of,
+    segment_tallies,
+)
 from placements.config import Settings
 from placements.models import Offer, Placement, PlacementRequest, Provider, Unit
 
@@ -184,18 +191,20 @@ def problem(
 
 
 class Ranker:
-    """Ranks requests on one read of the live units and the acceptance history (taken on first
-    use), so that several requests ranked in one transaction read the state once."""
+    """Ranks requests on one read of the live units and the acceptance totals (taken on first
+    use), so that several requests ranked in one transaction read the state once; each kind of
+    request's acceptance tallies are read when a request of that kind is first ranked."""
 
     def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
         self.session, self.settings, self.now = session, settings, now
         self._state: tuple[dict[str, UnitName], list[solver.Unit], History, list[str]] | None = None
+        self._kinds: set[Segment] = set()
 
     def _read(self) -> tuple[dict[str, UnitName], list[solver.Unit], History, list[str]]:
         if self._state is None:
             names, units = live_unit_names(self.session)
             providers = sorted({u.provider_id for u in units})
-            self._state = names, units, load_history(self.session), providers
+            self._state = names, units, load_history(self.session, ()), providers
         return self._state
 
     @property
@@ -206,6 +215,10 @@ class Ranker:
     def rank(self, request: PlacementRequest) -> solver.Ranking:
         """The request's ranking on the live state."""
         _, units, history, providers = self._read()
+        kind = segment_of(request)
+        if kind not in self._kinds:
+            history.by_segment.update(segment_tallies(self.session, [kind]))
+            self._kinds.add(kind)
         child = child_of(request, history, providers, now=self.now)
         return solver.rank(problem(units, [child], self.settings), request.id)
 

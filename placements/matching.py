@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import solver
 from placements import access, audit
-from placements.acceptance import load_history
+from placements.acceptance import load_history, segment_of
 from placements.auth import Actor
 from placements.config import Settings
 from placements.db import Sessions
@@ -140,13 +140,13 @@ def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: date
 def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Snapshot:
     with sessions.read() as session:
         rows, units = live_units(session)
-        history = load_history(session)
         providers = sorted({u.provider_id for u in units})
         waiting = session.scalars(
             select(PlacementRequest)
             .where(PlacementRequest.status == "waiting")
             .order_by(PlacementRequest.created_at, PlacementRequest.id)
         ).all()
+        history = load_history(session, {segment_of(r) for r in waiting})
         children = [child_of(r, history, providers, now=now) for r in waiting]
         return _Snapshot(
             problem(units, children, settings),

@@ -156,6 +156,13 @@ def test_the_tallies_kept_with_each_answer_equal_a_recount_of_the_offers(
         tallies_match_the_offers(seeded)
     kept = tallies_match_the_offers(seeded)
     assert min(done.values()) >= 2 and len(done) == 5, done
+    kinds = sorted({segment for _, segment in kept.by_segment})
+    with seeded.read() as session:  # a ranking reads only its requests' kinds
+        some = load_history(session, kinds[::2])
+        assert load_history(session, ()).by_segment == {}
+    assert (some.national, some.by_provider) == (kept.national, kept.by_provider)
+    assert some.by_segment == {k: t for k, t in kept.by_segment.items() if k[1] in kinds[::2]}
+    assert 0 < len(some.by_segment) < len(kept.by_segment)
     assert kept.national.answers >= done["accept"] + done["decline"] - done["withdraw reserved"]
     with seeded.read() as session:
         assert session.scalars(select(AcceptanceTally)).first() is not None
