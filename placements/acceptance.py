@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -111,6 +112,36 @@ ANSWER_COUNTS = (
 )
 
 
+def _upsert(insert: Any) -> Any:
+    statement = insert(AcceptanceTally)
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in TALLY_KEY],
+        set_={
+            "accepted": AcceptanceTally.accepted + statement.excluded.accepted,
+            "declined": AcceptanceTally.declined + statement.excluded.declined,
+        },
+    )
+
+
+TALLY_KEY = (
+    AcceptanceTally.provider_id,
+    AcceptanceTally.legal_basis,
+    AcceptanceTally.sex,
+    AcceptanceTally.age_band,
+    AcceptanceTally.flags,
+)
+# Built once: each answer runs one of these with its own values.
+ADD_ANSWERS = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+TAKE_BACK_ANSWERS = (
+    update(AcceptanceTally)
+    .where(*(column == bindparam(f"key_{column.name}") for column in TALLY_KEY))
+    .values(
+        accepted=AcceptanceTally.accepted + bindparam("add_accepted"),
+        declined=AcceptanceTally.declined + bindparam("add_declined"),
+    )
+)
+
+
 def count_answer(session: Session, provider_id: str, segment: Segment, *, accepted: int = 0,
                  declined: int = 0) -> None:  # fmt: skip
     """Add answers to (or, negative, take them from) the provider's tally for a kind of request,
@@ -120,30 +151,19 @@ def count_answer(session: Session, provider_id: str, segment: Segment, *, accept
     basis, sex, band, flags = segment
     key = {"provider_id": provider_id, "legal_basis": basis, "sex": sex, "age_band": band,
            "flags": ",".join(flags)}  # fmt: skip
+    connection = session.connection()
     if accepted < 0 or declined < 0:
         # Taking an answer back: the tally holding it exists (a missing or short one would break
         # the table's check and roll the whole change back).
-        changed = session.execute(
-            update(AcceptanceTally)
-            .where(*(getattr(AcceptanceTally, k) == v for k, v in key.items()))
-            .values(
-                accepted=AcceptanceTally.accepted + accepted,
-                declined=AcceptanceTally.declined + declined,
-            )
+        params = {f"key_{k}": v for k, v in key.items()}
+        changed = connection.execute(
+            TAKE_BACK_ANSWERS, {**params, "add_accepted": accepted, "add_declined": declined}
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if changed.rowcount != 1:
             raise Conflict(f"no acceptance tally holds the answer to take back: {key}")
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(AcceptanceTally).values(**key, accepted=accepted, declined=declined)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(key),
-        set_={
-            "accepted": AcceptanceTally.accepted + statement.excluded.accepted,
-            "declined": AcceptanceTally.declined + statement.excluded.declined,
-        },
-    )
-    session.execute(statement)
+    dialect = "postgresql" if connection.dialect.name == "postgresql" else "sqlite"
+    connection.execute(ADD_ANSWERS[dialect], {**key, "accepted": accepted, "declined": declined})
 
 
 def move_answers(session: Session, request: PlacementRequest, before: Segment) -> None:
@@ -163,19 +183,28 @@ def move_answers(session: Session, request: PlacementRequest, before: Segment) -
         count_answer(session, provider_id, after, accepted=accepted, declined=declined)
 
 
+TOTALS = (
+    select(
+        AcceptanceTally.provider_id,
+        func.sum(AcceptanceTally.accepted),
+        func.sum(AcceptanceTally.declined),
+    )
+    .group_by(AcceptanceTally.provider_id)
+    .having(or_(func.sum(AcceptanceTally.accepted) > 0, func.sum(AcceptanceTally.declined) > 0))
+)
+TALLIES = select(*TALLY_KEY, AcceptanceTally.accepted, AcceptanceTally.declined).where(
+    or_(AcceptanceTally.accepted > 0, AcceptanceTally.declined > 0)
+)
+TALLIES_OF_KINDS = TALLIES.where(tuple_(*TALLY_KEY[1:]).in_(bindparam("kinds", expanding=True)))
+
+
 def load_history(session: Session, segments: Collection[Segment] | None = None) -> History:
     """Every provider's answers, read from the tallies: the totals, and the tallies of the given
     kinds of request (every kind when None; a ranking needs only its requests' kinds)."""
-    totals = session.connection().execute(
-        select(
-            AcceptanceTally.provider_id,
-            func.sum(AcceptanceTally.accepted),
-            func.sum(AcceptanceTally.declined),
-        )
-        .group_by(AcceptanceTally.provider_id)
-        .having(or_(func.sum(AcceptanceTally.accepted) > 0, func.sum(AcceptanceTally.declined) > 0))
-    )
-    by_provider = {provider_id: Tally(int(a), int(d)) for provider_id, a, d in totals}
+    by_provider = {
+        provider_id: Tally(int(a), int(d))
+        for provider_id, a, d in session.connection().execute(TOTALS)
+    }
     national = sum(by_provider.values(), Tally())
     return History(national, by_provider, segment_tallies(session, segments))
 
@@ -183,30 +212,16 @@ def load_history(session: Session, segments: Collection[Segment] | None = None) 
 def segment_tallies(session: Session, segments: Collection[Segment] | None = None
                     ) -> dict[tuple[str, Segment], Tally]:  # fmt: skip
     """Each provider's tally of each of these kinds of request (all kinds when None)."""
-    statement = select(
-        AcceptanceTally.provider_id,
-        AcceptanceTally.legal_basis,
-        AcceptanceTally.sex,
-        AcceptanceTally.age_band,
-        AcceptanceTally.flags,
-        AcceptanceTally.accepted,
-        AcceptanceTally.declined,
-    ).where(or_(AcceptanceTally.accepted > 0, AcceptanceTally.declined > 0))
-    if segments is not None:
-        if not segments:
-            return {}
+    if segments is None:
+        rows = session.connection().execute(TALLIES)
+    elif not segments:
+        return {}
+    else:
         kinds = sorted({(b, s, a, ",".join(f)) for b, s, a, f in segments})
-        statement = statement.where(
-            tuple_(
-                AcceptanceTally.legal_basis,
-                AcceptanceTally.sex,
-                AcceptanceTally.age_band,
-                AcceptanceTally.flags,
-            ).in_(kinds)
-        )
+        rows = session.connection().execute(TALLIES_OF_KINDS, {"kinds": kinds})
     return {
         (provider_id, (basis, sex, band, tuple(flags.split(",")) if flags else ())): Tally(a, d)
-        for provider_id, basis, sex, band, flags, a, d in session.connection().execute(statement)
+        for provider_id, basis, sex, band, flags, a, d in rows
     }
 
 

@@ -209,6 +209,10 @@ def report_home(
     Each unit is checked and written as by `update_availability` with any current version.
     """
     with sessions.begin() as session:
+        # The units in one read, held here: each update below finds its unit in the session.
+        _held = session.scalars(
+            select(Unit).where(Unit.id.in_(sorted(changes))).options(joinedload(Unit.provider))
+        ).all()
         return [
             _update_unit(session, actor, unit_id, change, ANY_VERSION, settings, now)
             for unit_id, change in sorted(changes.items())

@@ -76,7 +76,7 @@ def measure(
     rows, units = live_units(session)
     free: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row, unit in zip(rows, units, strict=True):
-        free[row.provider.nation][unit.designation] += unit.free_beds
+        free[row.nation][unit.designation] += unit.free_beds
     welfare_beds = sum(u.free_beds for u in units if u.designation in ("welfare", "mixed"))
     waits = {r.id: round((now - r.created_at).total_seconds() / 86400, 2) for r in open_requests}
     hours = _hours_without_order(session, requests, now)
@@ -137,7 +137,7 @@ def _stale_homes(rows: Any, now: datetime) -> dict[str, float]:
     """Hours since each active home's oldest unit was updated."""
     oldest: dict[str, datetime] = {}
     for row in rows:
-        if row.provider.status == "active":
+        if row.provider_status == "active":
             seen = oldest.get(row.provider_id)
             oldest[row.provider_id] = min(seen, row.updated_at) if seen else row.updated_at
     return {k: round((now - v).total_seconds() / 3600, 2) for k, v in sorted(oldest.items())}

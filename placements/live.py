@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, union_all
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select, union_all
+from sqlalchemy.orm import Session
 
 import solver
 from placements.acceptance import (
@@ -26,18 +26,12 @@ from placements.models import Offer, Placement, PlacementRequest, Provider, Unit
 JUSTICE_BASES = ("remand", "sentence")
 
 
-def live_units(session: Session) -> tuple[list[Unit], list[solver.Unit]]:
-    """Every unit of an open home, with its residents' flags (reported and placed)."""
-    rows = session.scalars(
-        select(Unit)
-        .join(Provider)
-        .where(Provider.status != "closed")
-        .options(joinedload(Unit.provider))
-        .order_by(Unit.id)
-    ).all()
+def live_units(session: Session) -> tuple[list[LiveUnit], list[solver.Unit]]:
+    """Every unit of an open home as read (its columns), and as the matcher sees it: with its
+    residents' flags (reported, placed and reserved)."""
+    rows = [LiveUnit._make(r) for r in session.connection().execute(LIVE_UNIT_COLUMNS).all()]
     children = _children_by_unit(session)
-    units = [_solver_unit(u, u.provider.lat, u.provider.lon, children[u.id]) for u in rows]
-    return list(rows), units
+    return rows, [_solver_unit(r, r.lat, r.lon, children[r.id]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -63,9 +57,13 @@ LIVE_UNIT_COLUMNS = (
         Unit.designation,
         Unit.specialisms,
         Unit.resident_flags,
+        Unit.version,
+        Unit.updated_at,
         Provider.name.label("provider_name"),
         Provider.lat,
         Provider.lon,
+        Provider.nation,
+        Provider.status.label("provider_status"),
     )
     .join(Provider, Provider.id == Unit.provider_id)
     .where(Provider.status != "closed")
@@ -99,30 +97,36 @@ class LiveUnit(NamedTuple):
     designation: str
     specialisms: list[str]
     resident_flags: dict[str, int]
+    version: int
+    updated_at: datetime
     provider_name: str
     lat: float
     lon: float
+    nation: str
+    provider_status: str
 
 
 def live_unit_names(session: Session) -> tuple[dict[str, UnitName], list[solver.Unit]]:
-    """Like `live_units`, with only the units' names beside them (cheaper: read per ranking)."""
-    rows = [LiveUnit._make(r) for r in session.connection().execute(LIVE_UNIT_COLUMNS).all()]
-    children = _children_by_unit(session)
-    names = {r.id: UnitName(r.name, r.provider_name) for r in rows}
-    return names, [_solver_unit(r, r.lat, r.lon, children[r.id]) for r in rows]
+    """Like `live_units`, with only the units' names beside them."""
+    rows, units = live_units(session)
+    return {r.id: UnitName(r.name, r.provider_name) for r in rows}, units
 
 
 def live_unit(session: Session, unit_id: str) -> solver.Unit | None:
     """One unit of an open home as the matcher sees it (None if there is none): what
     `live_unit_names` gives for it, read for that unit alone."""
-    row = session.connection().execute(LIVE_UNIT_COLUMNS.where(Unit.id == unit_id)).first()
+    row = session.connection().execute(LIVE_UNIT, {"unit_id": unit_id}).first()
     if row is None:
         return None
-    children = CHILDREN_BY_UNIT.subquery()
-    placed = session.connection().execute(
-        select(children.c.legal_basis, children.c.flags).where(children.c.unit_id == unit_id)
-    )
+    placed = session.connection().execute(CHILDREN_OF_UNIT, {"unit_id": unit_id})
     return _solver_unit(LiveUnit._make(row), row.lat, row.lon, [(b, f) for b, f in placed])
+
+
+LIVE_UNIT = LIVE_UNIT_COLUMNS.where(Unit.id == bindparam("unit_id"))
+_CHILDREN = CHILDREN_BY_UNIT.subquery()
+CHILDREN_OF_UNIT = select(_CHILDREN.c.legal_basis, _CHILDREN.c.flags).where(
+    _CHILDREN.c.unit_id == bindparam("unit_id")
+)
 
 
 def _children_by_unit(session: Session) -> dict[str, list[tuple[str, list[str]]]]:

@@ -150,7 +150,7 @@ def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Sn
         children = [child_of(r, history, providers, now=now) for r in waiting]
         return _Snapshot(
             problem(units, children, settings),
-            {u.id: UnitName(u.name, u.provider.name) for u in rows},
+            {u.id: UnitName(u.name, u.provider_name) for u in rows},
             {r.id: r.updated_at for r in waiting},
             {u.id: u.version for u in rows},
         )

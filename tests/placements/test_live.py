@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from placements import admissions, offers, requests
 from placements.auth import Actor
 from placements.db import Sessions
@@ -13,6 +15,7 @@ from placements.live import (
     live_unit_names,
     live_units,
 )
+from placements.models import Provider, Unit
 from tests.conftest import NOW
 from tests.placements.workflow import SETTINGS, SOUTHWARK, set_free_beds, welfare_facts
 
@@ -25,8 +28,23 @@ def test_the_units_read_as_columns_are_the_units_read_as_objects(seeded: Session
     with seeded.read() as session:
         rows, units = live_units(session)
         names, read = live_unit_names(session)
-    assert read == units
-    assert names == {u.id: UnitName(u.name, u.provider.name) for u in rows}
+        objects = session.scalars(
+            select(Unit).join(Provider).where(Provider.status != "closed").order_by(Unit.id)
+        ).all()
+        assert [tuple(getattr(o, f) for f in COLUMNS) for o in objects] == [
+            tuple(getattr(r, f) for f in COLUMNS) for r in rows
+        ]
+        assert [(o.provider.name, o.provider.lat, o.provider.lon, o.provider.nation,
+                 o.provider.status) for o in objects] == [
+            (r.provider_name, r.lat, r.lon, r.nation, r.provider_status) for r in rows
+        ]  # fmt: skip
+    assert len(rows) > 10 and read == units
+    assert [u.id for u in units] == [r.id for r in rows]
+    assert names == {o.id: UnitName(o.name, o.provider.name) for o in objects}
+
+
+COLUMNS = [f for f in LiveUnit._fields if f not in
+           ("provider_name", "lat", "lon", "nation", "provider_status")]  # fmt: skip
 
 
 def test_one_live_unit_read_alone_is_that_unit_of_the_whole_read(seeded: Sessions) -> None:
