@@ -267,8 +267,9 @@ def _update_unit(
             updated_by=actor.label,
             version=Unit.version + 1,
         )
-        .returning(Unit.version)
-        .execution_options(synchronize_session=False)
+        # The row as written comes back and refreshes the unit in the session.
+        .returning(Unit)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     try:
         won = session.execute(statement).scalar_one_or_none()
@@ -276,7 +277,7 @@ def _update_unit(
         raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
     if won is None:
         raise PreconditionFailed(f"unit {unit_id} was changed by someone else; fetch and retry")
-    session.refresh(unit)
+    assert won is unit
     record_change(session, unit, by=actor.label, cause="provider_update", at=now)
     audit.record(
         session,
