@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 import solver
 from placements import audit, meetings, orders, statutory, thresholds
-from placements.acceptance import load_history, segment_of
+from placements.acceptance import History, Tally
 from placements.auth import SYSTEM
 from placements.config import Settings
 from placements.db import Sessions
@@ -143,16 +143,19 @@ def _stale_homes(rows: Any, now: datetime) -> dict[str, float]:
     return {k: round((now - v).total_seconds() / 3600, 2) for k, v in sorted(oldest.items())}
 
 
+NO_ANSWERS = History(Tally(), {}, {})
+
+
 def _without_eligible_unit(session: Session, units: list[solver.Unit], requests: Any,
                            settings: Settings, now: datetime) -> list[str]:  # fmt: skip
     """Open requests that no unit of the estate can take at all right now."""
     if not requests:
         return []
     providers = sorted({u.provider_id for u in units})
-    history = load_history(session, {segment_of(r) for r in requests})
-    children = [child_of(r, history, providers, now=now) for r in requests]
+    # Eligibility is the hard rules alone: no acceptance history is needed.
+    children = [child_of(r, NO_ANSWERS, providers, now=now) for r in requests]
     matched = problem(units, children, settings)
-    return [c.id for c in children if not solver.rank(matched, c.id, top=1).options]
+    return [c.id for c in children if not solver.has_option(matched, c.id)]
 
 
 def _panels_in_question(session: Session) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from solver.model import (
     Unplaced,
     Weights,
 )
-from solver.rank import rank
+from solver.rank import has_option, rank
 from solver.rules import eligibility
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Unplaced",
     "Weights",
     "eligibility",
+    "has_option",
     "load_problem",
     "match",
     "problem_to_dict",

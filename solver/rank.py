@@ -62,3 +62,15 @@ def rank(problem: Problem, child_id: str, *, top: int | None = None) -> Ranking:
         return options, excluded
 
     return Ranking(child_id=child.id, build=build)
+
+
+def has_option(problem: Problem, child_id: str) -> bool:
+    """Whether any unit is eligible for the child (what `rank` would list first), without scoring.
+
+    Raises KeyError for an unknown child.
+    """
+    child = find_child(problem, child_id)
+    places = estate(problem)
+    return bool(
+        np.any(child_reasons(child, places, distances_km(child.lat, child.lon, places)) == 0)
+    )

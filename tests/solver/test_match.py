@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from solver import Child, ExclusionZone, Problem, Unit, eligibility, match, rank
+from solver import Child, ExclusionZone, Problem, Unit, eligibility, has_option, match, rank
 from solver.check import objective, violations
 from solver.generate import generate
 from solver.instance import load_problem
@@ -221,6 +221,7 @@ def test_rank_reasons_are_exactly_the_failing_rules(problem: Problem, data: st.D
         assert sum(option.breakdown.values()) == option.score == pair_score(child, unit, problem)
     scores = [option.score for option in ranking.options]
     assert scores == sorted(scores, reverse=True)
+    assert has_option(problem, child.id) == bool(ranking.options)
 
 
 @SETTINGS
