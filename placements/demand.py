@@ -151,9 +151,8 @@ def _without_eligible_unit(session: Session, units: list[solver.Unit], requests:
     """Open requests that no unit of the estate can take at all right now."""
     if not requests:
         return []
-    providers = sorted({u.provider_id for u in units})
     # Eligibility is the hard rules alone: no acceptance history is needed.
-    children = [child_of(r, NO_ANSWERS, providers, now=now) for r in requests]
+    children = [child_of(r, NO_ANSWERS, (), now=now) for r in requests]
     matched = problem(units, children, settings)
     return [c.id for c in children if not solver.has_option(matched, c.id)]
 
