@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
 from api import create_app
 from placements.auth import SYSTEM
@@ -26,11 +26,26 @@ from placements.models import Base
 from placements.seeding import seed
 from placements.tokens import TokenRequest, create
 
-PG_URL = os.environ.get("PLACEMENTS_TEST_DATABASE_URL")
-if os.environ.get("PLACEMENTS_TEST_REQUIRE_POSTGRES") and not PG_URL:
+# The configured PostgreSQL test database. Under pytest-xdist (`make pytest` runs `-n 2`) each
+# worker has its own database beside it, named after it with the worker's id (placements_ci_gw0):
+# PG_URL is this process's, and every fresh database a test makes is named after that one in turn.
+CONFIGURED_PG_URL = os.environ.get("PLACEMENTS_TEST_DATABASE_URL")
+if os.environ.get("PLACEMENTS_TEST_REQUIRE_POSTGRES") and not CONFIGURED_PG_URL:
     raise RuntimeError(
         "PLACEMENTS_TEST_REQUIRE_POSTGRES is set but not PLACEMENTS_TEST_DATABASE_URL"
     )
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1... under xdist; None when serial
+
+
+def sibling_url(url: str, suffix: str) -> str:
+    """The URL of the database named like `url`'s with `_suffix` added, on the same server."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{suffix}").render_as_string(hide_password=False)
+
+
+PG_URL = (
+    sibling_url(CONFIGURED_PG_URL, WORKER) if CONFIGURED_PG_URL and WORKER else CONFIGURED_PG_URL
+)
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 # The instant every test's service reads from its clock (the app's, the server's, the jobs'), so
 # nothing in the suite depends on the day it runs (docs/time.md).
@@ -47,17 +62,29 @@ def reset_postgresql(url: str) -> None:
     engine.dispose()
 
 
-def fresh_postgresql_database(suffix: str) -> str:
-    """A new, empty PostgreSQL database beside the test one; returns its URL."""
-    assert PG_URL is not None
-    base, _, name = PG_URL.rpartition("/")
-    fresh = f"{name}_{suffix}"
-    engine = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+def create_postgresql_database(url: str, *, replace: bool) -> None:
+    """Create the database `url` names (first dropping it if `replace`, else only if missing),
+    connected to the configured test database, which exists."""
+    assert CONFIGURED_PG_URL is not None
+    name = make_url(url).database
+    engine = make_engine(CONFIGURED_PG_URL).execution_options(isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{fresh}"'))
+        if replace:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine.engine.dispose()
-    return f"{base}/{fresh}"
+
+
+def fresh_postgresql_database(suffix: str) -> str:
+    """A new, empty PostgreSQL database beside this process's test one; returns its URL."""
+    assert PG_URL is not None
+    fresh = sibling_url(PG_URL, suffix)
+    create_postgresql_database(fresh, replace=True)
+    return fresh
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -68,6 +95,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     else:
         assert PG_URL is not None
         url = PG_URL
+        if url != CONFIGURED_PG_URL:  # an xdist worker's own database, made on its first run
+            create_postgresql_database(url, replace=False)
         reset_postgresql(url)
     upgrade(url)
     return url

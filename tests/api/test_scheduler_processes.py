@@ -32,6 +32,10 @@ CLOCK = f"fixed:{T.isoformat()}"
 # Under Debian's faketime (CI runs the suite 400 days ahead), libfaketime shifts the monotonic
 # clock too, and then APScheduler's timed waits never end; only the wall clock needs moving.
 KEEP_MONOTONIC = {"FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+# The schedulers here take and evict PostgreSQL's advisory lock, and AdvisoryLock.evict reads
+# pg_locks, which lists every database's locks: under xdist these tests, and the advisory-lock
+# tests of tests/placements/test_scheduler.py, run on one worker (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("scheduler_advisory_lock")
 
 
 @pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
@@ -150,10 +154,17 @@ def log_of(process_log: Path) -> str:
 
 
 def stop_all(*processes: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM each, and fail if one has not stopped 15 s later; it is then killed, so that it does
+    not live on as the leader of the next test's database, made under the same name."""
     for process in processes:
         if process is not None and process.poll() is None:
             process.terminate()
-            process.wait(timeout=15)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+                raise
 
 
 @pytest.mark.slow

@@ -92,6 +92,9 @@ def test_a_lease_is_held_by_one_scheduler_until_it_expires(sessions: Sessions) -
     assert second.take(FIXED + timedelta(seconds=3.8)) and not first.renew(FIXED + timedelta(4))
 
 
+# AdvisoryLock.evict reads pg_locks, which lists every database's advisory locks: the tests that
+# take or evict the scheduler's lock share one xdist worker (tests/api/test_scheduler_processes.py).
+@pytest.mark.xdist_group("scheduler_advisory_lock")
 def test_an_advisory_lock_is_held_by_one_connection(sessions: Sessions) -> None:
     if sessions.engine.dialect.name != "postgresql":
         pytest.skip("advisory locks are PostgreSQL's")
@@ -108,6 +111,7 @@ def test_an_advisory_lock_is_held_by_one_connection(sessions: Sessions) -> None:
         second.release()
 
 
+@pytest.mark.xdist_group("scheduler_advisory_lock")
 def test_on_postgresql_a_standby_evicts_a_leader_past_its_lease(sessions: Sessions) -> None:
     if sessions.engine.dialect.name != "postgresql":
         pytest.skip("advisory locks are PostgreSQL's")
