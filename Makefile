@@ -65,11 +65,18 @@ contracts: install
 migrations-check: install
 	$(BIN)/python -m placements.migrations.check
 
-# The fuzz run (schemathesis, 100 examples x four roles x both databases) is `make fuzz`, which
-# .ci/run runs after this.
+# The suite on TEST_WORKERS processes (pytest-xdist; each has its own databases, tests/conftest.py;
+# tests in one xdist_group share a process), then the `timing` tests, which hold a wall-clock time
+# to a limit, alone. Each run must run tests and pass. The fuzz run (schemathesis, 100 examples x
+# four roles x both databases) is `make fuzz`, which .ci/run runs after this.
+TEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/pytest -q -p no:cacheprovider -m "not fuzz and not browser"; status=$$?; \
-	if [ $$status -eq 5 ]; then echo "no tests ran: failing"; exit 1; fi; exit $$status
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+	  -m "not fuzz and not browser and not timing"; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no tests ran: failing"; status=1; fi; \
+	$(BIN)/pytest -q -p no:cacheprovider -m "timing and not fuzz and not browser"; timed=$$?; \
+	if [ $$timed -eq 5 ]; then echo "no timing tests ran: failing"; timed=1; fi; \
+	if [ $$status -ne 0 ]; then exit $$status; fi; exit $$timed
 
 # schemathesis --checks all, stateful, 100 examples per operation, four roles, SQLite and PostgreSQL
 # (PLACEMENTS_TEST_DATABASE_URL must name a PostgreSQL test database).

@@ -104,7 +104,15 @@ def _run(policy: str, scenario: Any = None) -> Seen:
     return seen
 
 
-@pytest.fixture(scope="module", params=["send_all", "ranked", "batch"])
+# Under xdist, a month's tests share a process (one xdist_group per policy), so that each month is
+# simulated once, not once in each process that runs one of its tests.
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(policy, marks=pytest.mark.xdist_group(f"simulation_month_{policy}"))
+        for policy in ("send_all", "ranked", "batch")
+    ],
+)
 def month(request: pytest.FixtureRequest) -> Seen:
     """Thirty days of one policy on the seed estate (seed 1)."""
     return _run(request.param)

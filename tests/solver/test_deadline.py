@@ -2,7 +2,9 @@
 
 These check the deadline contract, not speed: each instance runs once, at limits chosen to reach a
 given mode (flow and repair, LP bound, CP-SAT, the bound solved in another process, the quick
-answer without the relaxation, the greedy fill alone).
+answer without the relaxation, the greedy fill alone). The tests that hold a wall-clock time to a
+limit are marked `timing`: `make pytest` runs them alone, after the rest of the suite has run on two
+processes, so that the suite's own load does not slow the solver past its limit.
 """
 
 from __future__ import annotations
@@ -66,17 +68,20 @@ def timed(problem: Problem, limit: float, workers: int) -> Solution:
     return solution
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("workers", [0, 1, 2])
 def test_300_x_400_ends_within_1_s(workers: int) -> None:
     timed(instance(300, 400), 1.0, workers)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(("limit", "workers"), [(0.05, 2), (0.3, 1), (2.0, 2)])
 def test_300_x_400_ends_within_other_limits(limit: float, workers: int) -> None:
     # 0.05 s: flow and repair only; 0.3 s: the LP bound too; 2 s: CP-SAT too (on seed 3).
     timed(instance(300, 400, seed=3), limit, workers)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cp_sat_on_300_children_ends_within_1_5_s(workers: int) -> None:
     # 120 units and 400 beds: the repair leaves a gap that CP-SAT works on until the limit.
@@ -93,12 +98,14 @@ def test_cp_sat_on_300_children_ends_within_1_5_s(workers: int) -> None:
     assert calls
 
 
+@pytest.mark.timing
 def test_3000_x_4000_ends_within_1_s_without_the_relaxation() -> None:
     # The pairs and the relaxation alone take longer than 1 s: the quick answer, honest bounds.
     solution = timed(instance(3000, 4000), 1.0, 2)
     assert solution.placed >= 0.95 * 3000
 
 
+@pytest.mark.timing
 def test_3000_x_4000_ends_within_4_s_with_the_bound_solved_aside(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -118,6 +125,7 @@ def test_3000_x_4000_ends_within_4_s_with_the_bound_solved_aside(
     assert_reaped(child.pid)
 
 
+@pytest.mark.timing
 def test_a_bound_process_that_overruns_is_stopped_and_the_limit_kept(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -201,6 +209,7 @@ def test_the_time_kept_for_the_answer_scales_with_the_limit() -> None:
     assert Clock.start(1000.0, 10_000).finish_s == FINISH_S
 
 
+@pytest.mark.timing
 def test_cp_sat_counts_its_model_build_in_its_time_limit() -> None:
     problem = instance(300, 400)
     pairs = eligible_pairs(problem)
@@ -292,6 +301,7 @@ def test_the_pace_follows_a_slower_pairs_computation() -> None:
     assert np.isclose(clock.paced(0, 0, 2 * solver_budget.PAIRS_S_FIXED).pace, 2.0)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(("children", "units", "limit"), [(300, 400, 1.0), (3000, 4000, 2.0)])
 def test_the_command_line_solve_keeps_its_time_limit(
     tmp_path: Path, children: int, units: int, limit: float

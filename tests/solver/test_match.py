@@ -304,6 +304,8 @@ def test_the_bounds_from_at_least_k_hold_for_the_optimum(problem: Problem) -> No
         assert bound >= score
 
 
+# The other process must start and answer within the 3 s limit: a `timing` test, run alone.
+@pytest.mark.timing
 @pytest.mark.parametrize("seed", [5, 7, 12])
 def test_the_bound_solved_in_another_process_is_proven_and_leaves_nothing_behind(
     seed: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
