@@ -7,19 +7,25 @@ from pathlib import Path
 
 import pytest
 
+from placements.db import Sessions, make_engine
+from placements.migrations import upgrade
+from placements.seeding import seed
 from tests.api.test_cli import run
-from tests.conftest import PG_URL, fresh_postgresql_database
+from tests.conftest import NOW, PG_URL, fresh_postgresql_database
 
 
 @pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
 def estate(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL of a migrated database holding the seed's estate and nobody who signs in."""
+    """A URL of a migrated database holding the seed's estate and nobody who signs in (made in
+    this process: `db upgrade` and `seed` as commands are tests/api/test_cli.py's)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'people.db'}"
     else:
         url = fresh_postgresql_database("cli_people")
-    run(url, "db", "upgrade")
-    run(url, "seed")
+    upgrade(url)
+    engine = make_engine(url)
+    seed(Sessions.for_engine(engine), now=NOW)
+    engine.dispose()
     return url
 
 
