@@ -116,6 +116,9 @@ class AdvisoryLock:
                     " FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND classid::bigint = :classid AND objid::bigint = :objid"
                     " AND objsubid = 1 AND pid <> pg_backend_pid()"
+                    # pg_locks lists every database's locks: only this database's leader.
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
                 ),
                 {"classid": LOCK_CLASSID, "objid": LOCK_OBJID},
             ).scalar_one()

@@ -12,6 +12,7 @@ from placements.config import Settings
 from placements.db import Sessions
 from placements.errors import NotFound
 from placements.models import JobRun
+from tests.conftest import fresh_postgresql_database
 
 FIXED = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -109,6 +110,22 @@ def test_an_advisory_lock_is_held_by_one_connection(sessions: Sessions) -> None:
     finally:
         first.release()
         second.release()
+
+
+@pytest.mark.xdist_group("scheduler_advisory_lock")
+def test_a_standby_evicts_only_its_own_databases_leader(sessions: Sessions) -> None:
+    if sessions.engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    other = scheduler.AdvisoryLock(fresh_postgresql_database("other_service"))
+    mine = scheduler.AdvisoryLock(sessions.engine.url.render_as_string(hide_password=False))
+    try:
+        assert other.acquire(FIXED)  # another service's leader, on the same server
+        assert mine.evict() == 0 and other.renew(FIXED)  # it lives on
+        assert mine.acquire(FIXED) and other.renew(FIXED)  # one lock per database
+    finally:
+        other.release()
+        mine.release()
+        other.engine.dispose()
 
 
 @pytest.mark.xdist_group("scheduler_advisory_lock")
