@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, union_all
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ def live_units(session: Session) -> tuple[list[LiveUnit], list[solver.Unit]]:
     residents' flags (reported, placed and reserved)."""
     rows = [LiveUnit._make(r) for r in session.connection().execute(LIVE_UNIT_COLUMNS).all()]
     children = _children_by_unit(session)
-    return rows, [_solver_unit(r, r.lat, r.lon, children[r.id]) for r in rows]
+    return rows, [_solver_unit(r, children[r.id]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def live_unit(session: Session, unit_id: str) -> solver.Unit | None:
     if row is None:
         return None
     placed = session.connection().execute(CHILDREN_OF_UNIT, {"unit_id": unit_id})
-    return _solver_unit(LiveUnit._make(row), row.lat, row.lon, [(b, f) for b, f in placed])
+    return _solver_unit(LiveUnit._make(row), [(b, f) for b, f in placed])
 
 
 LIVE_UNIT = LIVE_UNIT_COLUMNS.where(Unit.id == bindparam("unit_id"))
@@ -137,17 +137,16 @@ def _children_by_unit(session: Session) -> dict[str, list[tuple[str, list[str]]]
     return children
 
 
-def _solver_unit(unit: Any, lat: float, lon: float,
-                 children: Sequence[tuple[str, list[str]]]) -> solver.Unit:  # fmt: skip
-    """A unit (a `Unit` or a row of its columns) with its residents: those reported by the home,
-    placed and reserved children."""
+def _solver_unit(unit: LiveUnit, children: Sequence[tuple[str, list[str]]]) -> solver.Unit:
+    """A unit's columns with its residents: those reported by the home, placed and reserved
+    children."""
     reported = [frozenset({flag}) for flag, n in unit.resident_flags.items() for _ in range(n)]
     residents = reported + [frozenset(flags) for _, flags in children if flags]
     return solver.Unit(
         id=unit.id,
         provider_id=unit.provider_id,
-        lat=lat,
-        lon=lon,
+        lat=unit.lat,
+        lon=unit.lon,
         free_beds=max(0, unit.staffed_beds - unit.occupied_beds - unit.reserved_beds),
         sexes=frozenset(unit.sexes),
         min_age=unit.min_age,
