@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 import solver
 from placements import audit, meetings, orders, statutory, thresholds
@@ -20,8 +20,15 @@ from placements.config import Settings
 from placements.db import Sessions
 from placements.ids import new_id
 from placements.live import child_of, live_units, problem
-from placements.models import EscalationEpisode, Meeting, Panel, Placement, PlacementRequest
-from placements.panels import members_of, sitting_problems
+from placements.models import (
+    EscalationEpisode,
+    Meeting,
+    Panel,
+    PanelMember,
+    Placement,
+    PlacementRequest,
+)
+from placements.panels import MemberSpec, sitting_problems
 from placements.requests import OPEN_STATUSES
 
 NATIONAL = "national"
@@ -63,23 +70,33 @@ class DemandCheck:
     meeting_id: str | None
 
 
+# The live requests' columns the snapshot needs (no facts: those are read for open requests only).
+LIVE_REQUESTS = (
+    select(PlacementRequest.id, PlacementRequest.status, PlacementRequest.legal_basis,
+           PlacementRequest.created_at)
+    .where(PlacementRequest.status.in_(LIVE_STATUSES))
+    .order_by(PlacementRequest.created_at, PlacementRequest.id)
+)  # fmt: skip
+REQUESTS_BY_ID = (
+    select(PlacementRequest)
+    .where(PlacementRequest.id.in_(bindparam("ids", expanding=True)))
+    .order_by(PlacementRequest.created_at, PlacementRequest.id)
+)
+
+
 def measure(
     session: Session, settings: Settings, *, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Measure]]:
     """The demand snapshot (request ids only, never case references) and each rule's measure."""
-    requests = session.scalars(
-        select(PlacementRequest)
-        .where(PlacementRequest.status.in_(LIVE_STATUSES))
-        .order_by(PlacementRequest.created_at, PlacementRequest.id)
-    ).all()
-    open_requests = [r for r in requests if r.status in OPEN_STATUSES]
+    live = session.connection().execute(LIVE_REQUESTS).all()
+    open_requests = [r for r in live if r.status in OPEN_STATUSES]
     rows, units = live_units(session)
     free: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row, unit in zip(rows, units, strict=True):
         free[row.nation][unit.designation] += unit.free_beds
     welfare_beds = sum(u.free_beds for u in units if u.designation in ("welfare", "mixed"))
     waits = {r.id: round((now - r.created_at).total_seconds() / 86400, 2) for r in open_requests}
-    hours = _hours_without_order(session, requests, now)
+    hours = _hours_without_order(session, now)
     stale = _stale_homes(rows, now)
     by_basis: dict[str, int] = defaultdict(int)
     for r in open_requests:
@@ -102,7 +119,7 @@ def measure(
         "stale_homes": [{"provider_id": k, "hours": v} for k, v in stale.items()
                         if v > settings.stale_hours],
         "without_eligible_unit": _without_eligible_unit(
-            session, units, open_requests, settings, now
+            session, units, [r.id for r in open_requests], settings, now
         ),
         **_panels_in_question(session),
     }  # fmt: skip
@@ -116,20 +133,30 @@ def measure(
     return snapshot, measures
 
 
-def _hours_without_order(session: Session, requests: Any, now: datetime) -> dict[str, float]:
-    """Hours each welfare child has spent in secure accommodation with no order in force (28 days).
+# The live welfare requests of each child (authority, case reference).
+LIVE_WELFARE_CHILDREN = (
+    select(PlacementRequest.id, PlacementRequest.authority_id, PlacementRequest.case_reference)
+    .where(PlacementRequest.status.in_(LIVE_STATUSES), PlacementRequest.legal_basis == "welfare")
+    .order_by(PlacementRequest.created_at, PlacementRequest.id)
+)
+
+
+def _hours_without_order(session: Session, now: datetime) -> dict[str, float]:
+    """Hours each welfare child has spent in secure accommodation with no order in force (28 days),
+    by live request.
 
     An expired order counts as none, so a placed child whose order ran out shows here too.
     """
-    welfare = [r for r in requests if r.legal_basis == "welfare"]
-    clocks = orders.child_hours_without_order(
-        session, [(r.authority_id, r.case_reference) for r in welfare], now=now
-    )
+    clocks = orders.hours_without_order_by_status(session, LIVE_STATUSES, now=now)
+    if not clocks:
+        return {}
     hours = {}
-    for request in welfare:
-        found = clocks.get((request.authority_id, request.case_reference), 0.0)
+    for request_id, authority_id, case_reference in session.connection().execute(
+        LIVE_WELFARE_CHILDREN
+    ):
+        found = clocks.get((authority_id, case_reference), 0.0)
         if found > 0:
-            hours[request.id] = found
+            hours[request_id] = found
     return hours
 
 
@@ -146,36 +173,50 @@ def _stale_homes(rows: Any, now: datetime) -> dict[str, float]:
 NO_ANSWERS = History(Tally(), {}, {})
 
 
-def _without_eligible_unit(session: Session, units: list[solver.Unit], requests: Any,
+def _without_eligible_unit(session: Session, units: list[solver.Unit], request_ids: list[str],
                            settings: Settings, now: datetime) -> list[str]:  # fmt: skip
     """Open requests that no unit of the estate can take at all right now."""
-    if not requests:
+    if not request_ids:
         return []
+    requests = session.scalars(REQUESTS_BY_ID, {"ids": request_ids}).all()
     # Eligibility is the hard rules alone: no acceptance history is needed.
     children = [child_of(r, NO_ANSWERS, (), now=now) for r in requests]
     matched = problem(units, children, settings)
     return [c.id for c in children if not solver.has_option(matched, c.id)]
 
 
+# Review panels with their members, one row per member (none for a panel without members).
+REVIEW_PANEL_MEMBERS = (
+    select(Panel.id, Panel.authority_id, PanelMember.name, PanelMember.email, PanelMember.role,
+           PanelMember.independent)
+    .outerjoin(PanelMember, PanelMember.panel_id == Panel.id)
+    .where(Panel.kind == "review")
+    .order_by(Panel.id, PanelMember.id)
+)  # fmt: skip
+WELFARE_PLACING_AUTHORITIES = (
+    select(Placement.authority_id)
+    .where(Placement.status == "active", Placement.legal_basis == "welfare")
+    .distinct()
+)
+
+
 def _panels_in_question(session: Session) -> dict[str, Any]:
     """Review panels that cannot lawfully sit, and authorities placing children with none."""
-    panels = session.scalars(
-        select(Panel).where(Panel.kind == "review").options(selectinload(Panel.members))
-        .order_by(Panel.id)
-    ).all()  # fmt: skip
+    connection = session.connection()
+    panels: dict[str, tuple[str | None, list[MemberSpec]]] = {}
+    for panel_id, authority_id, name, email, role, independent in connection.execute(
+        REVIEW_PANEL_MEMBERS
+    ):
+        members = panels.setdefault(panel_id, (authority_id, []))[1]
+        if email is not None:
+            members.append(MemberSpec(name, email, role, independent))
     unable = [
-        {"panel_id": p.id, "authority_id": p.authority_id, "reasons": problems}
-        for p in panels
-        if (problems := sitting_problems(p.kind, members_of(p)))
+        {"panel_id": panel_id, "authority_id": authority_id, "reasons": problems}
+        for panel_id, (authority_id, members) in panels.items()
+        if (problems := sitting_problems("review", members))
     ]
-    placing = set(
-        session.scalars(
-            select(Placement.authority_id).where(
-                Placement.status == "active", Placement.legal_basis == "welfare"
-            )
-        )
-    )
-    covered = {p.authority_id for p in panels}
+    placing = set(connection.execute(WELFARE_PLACING_AUTHORITIES).scalars())
+    covered = {authority_id for authority_id, _ in panels.values()}
     return {
         "review_panels_unable_to_sit": unable,
         "authorities_without_review_panel": sorted(placing - covered),

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from placements import statutory
 from placements.ids import new_id
@@ -171,32 +171,56 @@ def child_orders(
     return [(granted, expires) for granted, expires in rows]
 
 
-def child_hours_without_order(
-    session: Session, children: list[tuple[str, str]], *, now: datetime
+def _of_children_requested(statuses: str) -> ColumnElement[bool]:
+    """The row's request is of a child with a welfare request in one of the statuses (a
+    parameter named `statuses`): the same authority and case reference."""
+    asked = aliased(PlacementRequest)
+    return (
+        select(asked.id)
+        .where(
+            asked.authority_id == PlacementRequest.authority_id,
+            asked.case_reference == PlacementRequest.case_reference,
+            asked.legal_basis == "welfare",
+            asked.status.in_(bindparam(statuses, expanding=True)),
+        )
+        .exists()
+    )
+
+
+# The welfare stays and the orders of every child with a welfare request in given statuses, each
+# in one prebuilt statement.
+STAYS_OF_CHILDREN = (
+    select(PlacementRequest.authority_id, PlacementRequest.case_reference,
+           Placement.admitted_at, Placement.discharged_at)
+    .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
+    .where(Placement.legal_basis == "welfare", _of_children_requested("statuses"))
+)  # fmt: skip
+ORDERS_OF_CHILDREN = (
+    select(PlacementRequest.authority_id, PlacementRequest.case_reference,
+           CourtOrder.granted_at, CourtOrder.expires_at)
+    .join(PlacementRequest, PlacementRequest.id == CourtOrder.request_id)
+    .where(_of_children_requested("statuses"))
+)  # fmt: skip
+
+
+def hours_without_order_by_status(
+    session: Session, statuses: tuple[str, ...], *, now: datetime
 ) -> dict[tuple[str, str], float]:
-    """`child_clock`'s hours for many children (authority, case reference) in two reads."""
-    references = sorted({case for _, case in children})
-    wanted = set(children)
+    """`child_clock`'s hours for every child (authority, case reference) with a welfare request
+    in one of `statuses` and a welfare stay, in two reads."""
     stays: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
-    for authority_id, case, admitted, discharged in session.execute(
-        select(PlacementRequest.authority_id, PlacementRequest.case_reference,
-               Placement.admitted_at, Placement.discharged_at)
-        .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
-        .where(PlacementRequest.case_reference.in_(references), Placement.legal_basis == "welfare")
-    ):  # fmt: skip
-        if (authority_id, case) in wanted:
-            stays.setdefault((authority_id, case), []).append((admitted, discharged))
+    connection = session.connection()
+    for authority_id, case, admitted, discharged in connection.execute(
+        STAYS_OF_CHILDREN, {"statuses": list(statuses)}
+    ):
+        stays.setdefault((authority_id, case), []).append((admitted, discharged))
     if not stays:
         return {}
     covered: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
-    for authority_id, case, granted, expires in session.execute(
-        select(PlacementRequest.authority_id, PlacementRequest.case_reference,
-               CourtOrder.granted_at, CourtOrder.expires_at)
-        .join(PlacementRequest, PlacementRequest.id == CourtOrder.request_id)
-        .where(PlacementRequest.case_reference.in_(sorted({case for _, case in stays})))
-    ):  # fmt: skip
-        if (authority_id, case) in stays:
-            covered.setdefault((authority_id, case), []).append((granted, expires))
+    for authority_id, case, granted, expires in connection.execute(
+        ORDERS_OF_CHILDREN, {"statuses": list(statuses)}
+    ):
+        covered.setdefault((authority_id, case), []).append((granted, expires))
     return {
         child: statutory.hours_without_order(found, covered.get(child, []), now=now)
         for child, found in stays.items()
