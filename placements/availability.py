@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from placements import access, audit
 from placements.auth import Actor
@@ -219,6 +220,39 @@ def report_home(
         ]
 
 
+# A provider's update of a unit's counts, in one prebuilt statement: it is written only while the
+# unit's reserved beds still fit (and, in the second form, while its version is one of `versions`);
+# the row as written comes back.
+_WRITTEN = (
+    Unit.staffed_beds,
+    Unit.occupied_beds,
+    Unit.reserved_beds,
+    Unit.out_of_use_reason,
+    Unit.resident_flags,
+    Unit.updated_at,
+    Unit.updated_by,
+    Unit.version,
+)
+UPDATE_UNIT = (
+    update(Unit)
+    .where(
+        Unit.id == bindparam("unit_id"),
+        Unit.reserved_beds + bindparam("new_occupied") <= bindparam("new_staffed"),
+    )
+    .values(
+        staffed_beds=bindparam("new_staffed"),
+        occupied_beds=bindparam("new_occupied"),
+        out_of_use_reason=bindparam("new_reason"),
+        resident_flags=bindparam("new_flags", type_=Unit.__table__.c.resident_flags.type),
+        updated_at=bindparam("new_at", type_=Unit.__table__.c.updated_at.type),
+        updated_by=bindparam("new_by"),
+        version=Unit.version + 1,
+    )
+    .returning(*_WRITTEN)
+)
+UPDATE_UNIT_AT_VERSION = UPDATE_UNIT.where(Unit.version.in_(bindparam("versions", expanding=True)))
+
+
 def _update_unit(
     session: Session,
     actor: Actor,
@@ -250,34 +284,27 @@ def _update_unit(
         raise InvalidInput(f"invalid availability for unit {unit_id}", errors=errors)
     before = snapshot(unit)
     # The database decides who wins: the version must still match when the row is written.
-    current = [] if accepted is None else [Unit.version.in_(accepted)]
-    statement = (
-        update(Unit)
-        .where(
-            Unit.id == unit_id,
-            *current,
-            Unit.reserved_beds + change.occupied_beds <= change.staffed_beds,
-        )
-        .values(
-            staffed_beds=change.staffed_beds,
-            occupied_beds=change.occupied_beds,
-            out_of_use_reason=reason,
-            resident_flags=dict(change.resident_flags),
-            updated_at=now,
-            updated_by=actor.label,
-            version=Unit.version + 1,
-        )
-        # The row as written comes back and refreshes the unit in the session.
-        .returning(Unit)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+    values = {
+        "unit_id": unit_id,
+        "new_staffed": change.staffed_beds,
+        "new_occupied": change.occupied_beds,
+        "new_reason": reason,
+        "new_flags": dict(change.resident_flags),
+        "new_at": now,
+        "new_by": actor.label,
+    }
+    statement = UPDATE_UNIT
+    if accepted is not None:
+        statement, values["versions"] = UPDATE_UNIT_AT_VERSION, sorted(accepted)
     try:
-        won = session.execute(statement).scalar_one_or_none()
+        won = session.connection().execute(statement, values).one_or_none()
     except IntegrityError as error:
         raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
     if won is None:
         raise PreconditionFailed(f"unit {unit_id} was changed by someone else; fetch and retry")
-    assert won is unit
+    # The row as written refreshes the unit held in the session (as loaded, not as a change).
+    for key, value in won._mapping.items():
+        set_committed_value(unit, key, value)
     record_change(session, unit, by=actor.label, cause="provider_update", at=now)
     audit.record(
         session,
