@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, tuple_, update
@@ -76,6 +76,15 @@ class History:
     national: Tally
     by_provider: dict[str, Tally]
     by_segment: dict[tuple[str, Segment], Tally]
+    # The estimates already worked out, by kind of request and providers (see `likelihoods`).
+    _estimates: dict[tuple[Segment, tuple[str, ...]], dict[str, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def add_tallies(self, tallies: dict[tuple[str, Segment], Tally]) -> None:
+        """Add more kinds of request's tallies (the estimates worked out so far are dropped)."""
+        self.by_segment.update(tallies)
+        self._estimates.clear()
 
     def prior(self, provider_id: str) -> float:
         """The provider's overall rate, shrunk towards the national rate."""
@@ -250,8 +259,13 @@ def recount(session: Session) -> History:
 def likelihoods(
     history: History, providers: Iterable[str], request: PlacementRequest
 ) -> dict[str, float]:
-    """Each provider's likely acceptance of the request."""
-    return {p: history.likelihood(p, request) for p in providers}
+    """Each provider's likely acceptance of the request (worked out once per kind of request)."""
+    providers = tuple(providers)
+    key = (segment_of(request), providers)
+    found = history._estimates.get(key)
+    if found is None:
+        found = history._estimates[key] = {p: history.likelihood(p, request) for p in providers}
+    return dict(found)
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,7 @@ class Ranker:
         _, units, history, providers = self._read()
         kind = segment_of(request)
         if kind not in self._kinds:
-            history.by_segment.update(segment_tallies(self.session, [kind]))
+            history.add_tallies(segment_tallies(self.session, [kind]))
             self._kinds.add(kind)
         child = child_of(request, history, providers, now=self.now)
         return solver.rank(problem(units, [child], self.settings), request.id)
