@@ -69,6 +69,9 @@ class Tally:
         return (self.accepted + PRIOR_STRENGTH * prior) / (self.answers + PRIOR_STRENGTH)
 
 
+NO_TALLY = Tally()
+
+
 @dataclass(frozen=True)
 class History:
     """Every provider's answers, overall and by segment, and the national tally."""
@@ -80,6 +83,8 @@ class History:
     _estimates: dict[tuple[Segment, tuple[str, ...]], dict[str, float]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # Each provider's prior (the totals never change once read).
+    _priors: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def add_tallies(self, tallies: dict[tuple[str, Segment], Tally]) -> None:
         """Add more kinds of request's tallies (the estimates worked out so far are dropped)."""
@@ -261,10 +266,21 @@ def likelihoods(
 ) -> dict[str, float]:
     """Each provider's likely acceptance of the request (worked out once per kind of request)."""
     providers = tuple(providers)
-    key = (segment_of(request), providers)
+    segment = segment_of(request)
+    key = (segment, providers)
     found = history._estimates.get(key)
     if found is None:
-        found = history._estimates[key] = {p: history.likelihood(p, request) for p in providers}
+        # `History.likelihood` for each provider, with each provider's prior worked out once.
+        priors = history._priors
+        tallies = history.by_segment
+        found = {}
+        for provider_id in providers:
+            prior = priors.get(provider_id)
+            if prior is None:
+                prior = priors[provider_id] = history.prior(provider_id)
+            tally = tallies.get((provider_id, segment), NO_TALLY)
+            found[provider_id] = round(tally.shrunk(prior), 4)
+        history._estimates[key] = found
     return dict(found)
 
 

@@ -164,6 +164,8 @@ def _still_valid(session: Session, snapshot: _Snapshot, assignments: list[dict[s
     its version moved (every change of its counts, flags or reservations moves it) or its home
     closed. Proposals are only proposals: offering one re-checks the live state again.
     """
+    if not assignments:
+        return [], []
     request_ids = [a["child_id"] for a in assignments]
     unit_ids = sorted({a["unit_id"] for a in assignments})
     requests_now = dict(

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Subquery, bindparam, select
+from sqlalchemy.orm import Session
 
 from placements import statutory
 from placements.ids import new_id
@@ -171,35 +171,42 @@ def child_orders(
     return [(granted, expires) for granted, expires in rows]
 
 
-def _of_children_requested(statuses: str) -> ColumnElement[bool]:
-    """The row's request is of a child with a welfare request in one of the statuses (a
-    parameter named `statuses`): the same authority and case reference."""
-    asked = aliased(PlacementRequest)
+def _children_requested() -> Subquery:
+    """Each child (authority, case reference) with a welfare request in one of the statuses (a
+    parameter named `statuses`), once."""
     return (
-        select(asked.id)
+        select(PlacementRequest.authority_id, PlacementRequest.case_reference)
         .where(
-            asked.authority_id == PlacementRequest.authority_id,
-            asked.case_reference == PlacementRequest.case_reference,
-            asked.legal_basis == "welfare",
-            asked.status.in_(bindparam(statuses, expanding=True)),
+            PlacementRequest.legal_basis == "welfare",
+            PlacementRequest.status.in_(bindparam("statuses", expanding=True)),
         )
-        .exists()
+        .distinct()
+        .subquery()
     )
 
 
+def _of_children(children: Subquery) -> ColumnElement[bool]:
+    """The child's requests, joined to the children: the same authority and case reference."""
+    return (PlacementRequest.authority_id == children.c.authority_id) & (
+        PlacementRequest.case_reference == children.c.case_reference
+    )
+
+
+_STAYING, _ORDERED = _children_requested(), _children_requested()
 # The welfare stays and the orders of every child with a welfare request in given statuses, each
-# in one prebuilt statement.
+# in one prebuilt statement driven by those children (few) rather than by every stay or order.
 STAYS_OF_CHILDREN = (
-    select(PlacementRequest.authority_id, PlacementRequest.case_reference,
+    select(_STAYING.c.authority_id, _STAYING.c.case_reference,
            Placement.admitted_at, Placement.discharged_at)
-    .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
-    .where(Placement.legal_basis == "welfare", _of_children_requested("statuses"))
+    .join(PlacementRequest, _of_children(_STAYING))
+    .join(Placement, Placement.request_id == PlacementRequest.id)
+    .where(Placement.legal_basis == "welfare")
 )  # fmt: skip
 ORDERS_OF_CHILDREN = (
-    select(PlacementRequest.authority_id, PlacementRequest.case_reference,
+    select(_ORDERED.c.authority_id, _ORDERED.c.case_reference,
            CourtOrder.granted_at, CourtOrder.expires_at)
-    .join(PlacementRequest, PlacementRequest.id == CourtOrder.request_id)
-    .where(_of_children_requested("statuses"))
+    .join(PlacementRequest, _of_children(_ORDERED))
+    .join(CourtOrder, CourtOrder.request_id == PlacementRequest.id)
 )  # fmt: skip
 
 
