@@ -5,12 +5,18 @@ also a session advisory lock. A leader checks that it still leads before each jo
 leader that was paused or hung past its deadline runs nothing once another has taken over. Each
 job's last run is kept in `job_run`: a new leader runs at once every job that is due by it (or that
 never ran), whatever the interval, so frequent leader changes never starve an hourly job.
+
+SIGTERM only marks the process as stopping: the main thread, which waits in short slices while
+APScheduler's own thread submits the jobs, notices the mark and stops. (A handler that raised
+could land anywhere in the main thread: inside APScheduler's job submission, which logs and
+swallows any exception, the stop was lost.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import secrets
 import signal
@@ -24,7 +30,7 @@ from typing import Any, Protocol
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.executors.base import run_job as run_scheduled
 from apscheduler.schedulers import SchedulerNotRunningError
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection, Engine, create_engine, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,6 +54,8 @@ LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 # Leases and job runs measure real elapsed time, whatever the service's clock says (a fixed or
 # shifted clock must neither keep a dead leader's lease alive nor make a job never due).
 REAL_TIME = SystemClock()
+# How long the main thread waits at a time before it looks again whether it was asked to stop.
+SLICE_SECONDS = 0.25
 log = logging.getLogger("placements.scheduler")
 
 
@@ -311,21 +319,28 @@ class Leader:
         self.sessions, self.settings, self.leadership = sessions, settings, leadership
         self.clock = clock or SystemClock()
         self.id_source = id_source or ids.RandomIds()
-        self.scheduler = BlockingScheduler(timezone=UTC, executors={"default": DaemonThreads()})
+        # Its own thread submits the jobs; only the thread that leads starts and stops it.
+        self.scheduler = BackgroundScheduler(timezone=UTC, executors={"default": DaemonThreads()})
         self.lost = threading.Event()
 
     def still_leading(self) -> bool:
-        """Renew the lease; once it is lost, stop the jobs (none runs after that)."""
+        """Renew the lease; once it is lost, no job runs, and the leading thread stops the jobs.
+
+        Setting `lost` wakes that thread (`_lead`) at once; it shuts the scheduler down.
+        """
         if self.lost.is_set() or (
             self.leadership is not None and not _safely(self.leadership.renew)
         ):
             if not self.lost.is_set():
-                self.lost.set()
                 log.warning("scheduler lost its leadership; stopping the jobs")
-            with contextlib.suppress(SchedulerNotRunningError):
-                self.scheduler.shutdown(wait=False)
+                self.lost.set()
             return False
         return True
+
+    def stop_jobs(self) -> None:
+        """Stop scheduling jobs; those in flight run on in their daemon threads, unwaited for."""
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
 
     def run_job(self, name: str) -> None:
         """Run a job with the service's time if this process still leads, and record the run."""
@@ -341,7 +356,7 @@ class Leader:
                    holder=holder, result=result)  # fmt: skip
         log.info("job %s ran: %s", name, result)
 
-    def schedule(self, first: Mapping[str, datetime]) -> BlockingScheduler:
+    def schedule(self, first: Mapping[str, datetime]) -> BackgroundScheduler:
         """Add each job, run first at `first[job]` and then on its interval (not started).
 
         The intervals run in real time (APScheduler's); each job is given `clock.now()` as its
@@ -366,9 +381,42 @@ class Leader:
         return self.scheduler
 
 
+class StopRequest:
+    """Whether the process was asked to stop: by SIGTERM, or in-process by an event.
+
+    The signal handler only sets a plain attribute: it takes no lock (the main thread it
+    interrupts may hold one) and raises nothing. Waits go in slices of SLICE_SECONDS, after each
+    of which the main thread looks at the attribute again.
+    """
+
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self.event = event or threading.Event()
+        self.signalled = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        """The SIGTERM handler: mark the request, nothing else."""
+        self.signalled = True
+
+    def asked(self) -> bool:
+        """Whether a stop was asked for."""
+        return self.signalled or self.event.is_set()
+
+    def wait(self, seconds: float, until: threading.Event | None = None) -> bool:
+        """Wait up to `seconds`, or until a stop is asked or `until` is set; True if either is."""
+        woken_by = self.event if until is None else until
+        left = seconds
+        while not (self.asked() or woken_by.is_set()):
+            if left <= 0:
+                return False
+            step = min(SLICE_SECONDS, left)
+            woken_by.wait(step)
+            left -= step
+        return True
+
+
 def _lead(sessions: Sessions, settings: Settings, leadership: Leadership, clock: Clock,
-          id_source: IdSource) -> None:  # fmt: skip
-    """Run the jobs until leadership is lost (or the process is stopped)."""
+          id_source: IdSource, stop: StopRequest) -> None:  # fmt: skip
+    """Run the jobs until leadership is lost or a stop is asked for."""
     now = REAL_TIME.now()
     first = first_runs(last_runs(sessions), settings, now)
     leader = Leader(sessions, settings, leadership=leadership, clock=clock, id_source=id_source)
@@ -376,11 +424,11 @@ def _lead(sessions: Sessions, settings: Settings, leadership: Leadership, clock:
     due = ", ".join(f"{name} {'now' if at <= now else 'at ' + at.isoformat()}"
                     for name, at in first.items())  # fmt: skip
     log.info("scheduler is the leader (pid %s); first runs: %s", os.getpid(), due)
+    scheduler.start()
     try:
-        scheduler.start()
+        stop.wait(math.inf, until=leader.lost)
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        leader.stop_jobs()
 
 
 def _safely(step: Callable[[datetime], bool]) -> bool:
@@ -390,10 +438,6 @@ def _safely(step: Callable[[datetime], bool]) -> bool:
     except SQLAlchemyError:
         log.exception("the scheduler could not reach the database")
         return False
-
-
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
 
 
 def run(
@@ -406,27 +450,36 @@ def run(
 ) -> None:
     """Lead when no other scheduler does, else stand by; a standby polls twice a lease period.
 
-    SIGTERM ends the process at once: jobs in flight (a send to a slow receiver) are abandoned,
-    and what they had claimed is tried again once the claim runs out.
+    Returns once SIGTERM (in the main thread) or `stop` asks it to, within SLICE_SECONDS or so:
+    jobs in flight (a send to a slow receiver) are abandoned, and what they had claimed is tried
+    again once the claim runs out. The leadership is released first.
     """
+    request = StopRequest(stop)
+    previous = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
-    stop = stop or threading.Event()
+        previous = signal.signal(signal.SIGTERM, request.handle)
     leadership = leadership_for(settings, sessions)
     poll = settings.scheduler_lease_seconds / 2
     standing_by = False
     try:
-        while not stop.is_set():
+        while not request.asked():
             if _safely(leadership.acquire):
                 standing_by = False
-                _lead(sessions, settings, leadership, clock or SystemClock(),
-                      id_source or ids.RandomIds())  # fmt: skip
+                if not request.asked():
+                    _lead(sessions, settings, leadership, clock or SystemClock(),
+                          id_source or ids.RandomIds(), request)  # fmt: skip
                 continue
             if not standing_by:
                 log.info("another scheduler is the leader; standing by (pid %s)", os.getpid())
                 standing_by = True
-            stop.wait(poll)
+            request.wait(poll)
     finally:
         with contextlib.suppress(SQLAlchemyError):
             leadership.release()
         log.info("scheduler stopped (pid %s)", os.getpid())
+        if previous is not None:
+            # After a SIGTERM the process is ending: a second one (a supervisor may repeat it)
+            # must not kill it on its way out, which it would once Python, finalizing, puts back
+            # the default handler of every signal it handles (not of one it ignores). Stopped
+            # in-process by `stop`, the former handler is back.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if request.signalled else previous)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -291,3 +292,67 @@ def test_sigterm_stops_a_scheduler_within_10_s_and_the_abandoned_send_is_retried
     assert {(n.status, n.attempts, n.next_attempt_at) for n in outbox} == {
         ("pending", 0, T + notifications.CLAIM)
     }
+
+
+# A scheduler whose every job submission sends the process SIGTERM: the signal lands while
+# APScheduler is submitting a job, where a handler that raised SystemExit had it swallowed.
+SIGTERM_WHILE_SUBMITTING = """
+import os, signal, sys
+from api.cli import main
+from placements import scheduler
+
+submit = scheduler.DaemonThreads._do_submit_job
+
+def submit_and_sigterm(self, job, run_times):
+    os.kill(os.getpid(), signal.SIGTERM)
+    submit(self, job, run_times)
+
+scheduler.DaemonThreads._do_submit_job = submit_and_sigterm
+main(["scheduler"])
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_job_is_being_submitted_stops_the_scheduler(
+    busy_database: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "scheduler.log"
+    env = {**os.environ, **KEEP_MONOTONIC, "PLACEMENTS_DATABASE_URL": busy_database,
+           "PLACEMENTS_CLOCK": CLOCK}  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-c", SIGTERM_WHILE_SUBMITTING], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        assert process.wait(timeout=30) == 0, log_of(log)[-2000:]
+    finally:
+        stop_all(process)
+    output = log_of(log)
+    assert "is the leader" in output and "scheduler stopped" in output, output[-2000:]
+    assert "Error submitting job" not in output, output[-2000:]
+
+
+@pytest.mark.slow
+def test_sigterm_at_random_moments_stops_every_scheduler_within_10_s(
+    busy_database: str, tmp_path: Path
+) -> None:
+    # Every job due every 20 ms: the signals land all over APScheduler's loop and the jobs.
+    often = {f"PLACEMENTS_{job}_SECONDS": "0.02" for job in
+             ("DEMAND_CHECK", "REVIEW_CALLS", "OFFER_EXPIRY", "NOTIFY")}  # fmt: skip
+    fast = {"PLACEMENTS_SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS), **often}
+    moments = random.Random(20261121)
+    for n in range(10):
+        log = tmp_path / f"scheduler-{n}.log"
+        process = start(busy_database, "scheduler", log=log, **fast)
+        try:
+            # Its SIGTERM handler is in place before it says that it leads.
+            assert wait_for(lambda log=log: "is the leader" in log_of(log), 20), log_of(log)
+            time.sleep(moments.uniform(0.2, 2))
+            for _ in range(moments.randint(1, 3)):  # a supervisor may send it more than once
+                process.send_signal(signal.SIGTERM)
+                time.sleep(moments.uniform(0, 0.05))
+            assert process.wait(timeout=10) == 0, log_of(log)[-2000:]
+        finally:
+            stop_all(process)
+        output = log_of(log)
+        assert "scheduler stopped" in output, output[-2000:]
+        assert "Error submitting job" not in output, output[-2000:]

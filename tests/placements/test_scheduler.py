@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -152,3 +155,38 @@ def test_jobs_run_by_name_with_the_given_clock(seeded: Sessions) -> None:
     assert jobs.run("review-calls", seeded, Settings(), now=FIXED).startswith("called 0")
     with pytest.raises(NotFound):
         jobs.run("tea-break", seeded, Settings(), now=FIXED)
+
+
+# Before, a leader sat in APScheduler's BlockingScheduler.start() and never looked at `stop`.
+@pytest.mark.xdist_group("scheduler_advisory_lock")
+def test_a_leading_run_returns_soon_after_its_stop_event_and_releases_the_lease(
+    seeded: Sessions,
+) -> None:
+    url = seeded.engine.url.render_as_string(hide_password=False)
+    # The lease's default 30 s: no renewal is in flight when it stops.
+    settings = Settings.from_mapping({"PLACEMENTS_DATABASE_URL": url})
+    stop = threading.Event()
+    running = threading.Thread(
+        target=scheduler.run, args=(seeded, settings),
+        kwargs={"clock": FixedClock(FIXED), "stop": stop}, daemon=True,
+    )  # fmt: skip
+    running.start()
+    try:
+        for _ in range(200):  # it leads once it has run the jobs that never ran
+            if len(scheduler.last_runs(seeded)) == len(jobs.JOBS):
+                break
+            time.sleep(0.05)
+        assert set(scheduler.last_runs(seeded)) == set(jobs.JOBS)
+    finally:
+        stop.set()
+        running.join(timeout=5)
+    assert not running.is_alive()
+    # Released: another scheduler takes over at once.
+    assert scheduler.LeaseRow(seeded, 30).acquire(scheduler.REAL_TIME.now())
+
+
+def test_sigterms_handler_only_marks_the_request() -> None:
+    request = scheduler.StopRequest()
+    assert not request.asked() and not request.wait(0.3)
+    request.handle(signal.SIGTERM, None)
+    assert request.asked() and request.wait(60) and not request.event.is_set()
