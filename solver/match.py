@@ -872,6 +872,9 @@ def _solution(
     )
 
 
+REASON_SHIFTS = np.arange(len(REASONS), dtype=np.uint16)
+
+
 def unplaced(problem: Problem, pairs: Pairs, chosen: BoolArray) -> tuple[Unplaced, ...]:
     """Say why each child left unplaced is: no eligible unit, or every eligible unit taken."""
     placed = np.zeros(len(problem.children), dtype=np.bool_)
@@ -890,8 +893,10 @@ def unplaced(problem: Problem, pairs: Pairs, chosen: BoolArray) -> tuple[Unplace
         child = problem.children[c]
         if not has_pairs[c]:
             mask = child_reasons(child, places, distances_km(child.lat, child.lon, places))
-            counts = {r: int(((mask >> i) & 1).sum()) for i, r in enumerate(REASONS)}
-            reasons = {"no_eligible_unit": {r: n for r, n in counts.items() if n}}
+            # How many units each reason rules out: every reason's bit counted at once.
+            counts = ((mask[:, None] >> REASON_SHIFTS) & 1).sum(axis=0).tolist()
+            ruled_out = zip(REASONS, counts, strict=True)
+            reasons = {"no_eligible_unit": {r: n for r, n in ruled_out if n}}
         else:
             units = pairs.unit[starts[c] : starts[c + 1]].tolist()
             full = sum(1 for u in units if load[u] >= free[u])
