@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -209,18 +209,7 @@ TOTALS = (
 TALLIES = select(*TALLY_KEY, AcceptanceTally.accepted, AcceptanceTally.declined).where(
     or_(AcceptanceTally.accepted > 0, AcceptanceTally.declined > 0)
 )
-
-
-def _tallies_of_kinds(
-    kinds: list[tuple[str, str, str, str]],
-) -> Select[str, str, str, str, str, int, int]:
-    """The tallies of these kinds of request, every home's: one equality per kind, so that each
-    kind is looked up in `ix_acceptance_tally_kind` (SQLite does not use an index for a list of
-    row values)."""
-    basis, sex, band, flags = TALLY_KEY[1:]
-    return TALLIES.where(
-        or_(*((basis == b) & (sex == s) & (band == a) & (flags == f) for b, s, a, f in kinds))
-    )
+TALLIES_OF_KINDS = TALLIES.where(tuple_(*TALLY_KEY[1:]).in_(bindparam("kinds", expanding=True)))
 
 
 def load_history(session: Session, segments: Collection[Segment] | None = None) -> History:
@@ -243,7 +232,7 @@ def segment_tallies(session: Session, segments: Collection[Segment] | None = Non
         return {}
     else:
         kinds = sorted({(b, s, a, ",".join(f)) for b, s, a, f in segments})
-        rows = session.connection().execute(_tallies_of_kinds(kinds))
+        rows = session.connection().execute(TALLIES_OF_KINDS, {"kinds": kinds})
     return {
         (provider_id, (basis, sex, band, tuple(flags.split(",")) if flags else ())): Tally(a, d)
         for provider_id, basis, sex, band, flags, a, d in rows

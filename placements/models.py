@@ -296,11 +296,7 @@ class AcceptanceTally(Base):
     ranking reads a few rows rather than every offer ever answered (`placements.acceptance`)."""
 
     __tablename__ = "acceptance_tally"
-    __table_args__ = (
-        CheckConstraint("accepted >= 0 AND declined >= 0", name="counts"),
-        # A ranking reads its kinds of request across every home (`acceptance.segment_tallies`).
-        Index("ix_acceptance_tally_kind", "legal_basis", "sex", "age_band", "flags"),
-    )
+    __table_args__ = (CheckConstraint("accepted >= 0 AND declined >= 0", name="counts"),)
 
     provider_id: Mapped[str] = mapped_column(ForeignKey("provider.id"), primary_key=True)
     legal_basis: Mapped[str] = mapped_column(String(16), primary_key=True)
