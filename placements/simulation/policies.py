@@ -124,6 +124,9 @@ class Batch(Ranked):
     def _runs(self, world: World) -> Process:
         every = world.parameters.policies.batch_every_hours
         last: tuple[int, ...] | None = None
+        # The changes counted when the last run was made, and the children it found with no
+        # eligible unit at all.
+        last_changes, hopeless = -1, frozenset[str]()
         while True:
             yield world.env.timeout(every)
             waiting = [r for r in world.by_request.values() if r.status == "waiting"]
@@ -134,7 +137,17 @@ class Batch(Ranked):
             if state == last:
                 continue
             last = state
+            # Nor can a run propose anything when only children the last run found with no
+            # eligible unit still wait and nothing has changed since: eligibility depends on the
+            # beds, the residents and the child's own facts, and only what `world.changes`
+            # counts (a request, a bed come free, a child waiting again) can widen it.
+            if world.changes == last_changes and {r.request_id for r in waiting} <= hopeless:
+                continue
             run = world.call(matching.run_batch, SYSTEM, settings=world.settings)
+            last_changes = world.changes
+            hopeless = frozenset(
+                u["child_id"] for u in run.unplaced if "no_eligible_unit" in u["reasons"]
+            )
             if not run.proposals:
                 continue
             sent = world.call(matching.offer_run, SYSTEM, run.id, settings=world.settings)
