@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -43,7 +43,21 @@ def age_band(age: int) -> str:
     return "10-12" if age <= 12 else "13-14" if age <= 14 else "15-17"
 
 
-def segment_of(request: PlacementRequest) -> Segment:
+class KindOfRequest(Protocol):
+    """What makes a request of one kind or another: a request, or its facts as read for
+    matching."""
+
+    @property
+    def legal_basis(self) -> str: ...
+    @property
+    def sex(self) -> str: ...
+    @property
+    def age(self) -> int: ...
+    @property
+    def flags(self) -> list[str]: ...
+
+
+def segment_of(request: KindOfRequest) -> Segment:
     """What makes two requests similar for acceptance."""
     return (request.legal_basis, request.sex, age_band(request.age), tuple(sorted(request.flags)))
 
@@ -96,7 +110,7 @@ class History:
         national = (self.national.accepted + 1) / (self.national.answers + 2)
         return self.by_provider.get(provider_id, Tally()).shrunk(national)
 
-    def likelihood(self, provider_id: str, request: PlacementRequest) -> float:
+    def likelihood(self, provider_id: str, request: KindOfRequest) -> float:
         """The estimated probability that the provider accepts this request."""
         tally = self.by_segment.get((provider_id, segment_of(request)), Tally())
         return round(tally.shrunk(self.prior(provider_id)), 4)
@@ -262,7 +276,7 @@ def recount(session: Session) -> History:
 
 
 def likelihoods(
-    history: History, providers: Iterable[str], request: PlacementRequest
+    history: History, providers: Iterable[str], request: KindOfRequest
 ) -> dict[str, float]:
     """Each provider's likely acceptance of the request (worked out once per kind of request)."""
     providers = tuple(providers)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from placements.auth import SYSTEM
 from placements.config import Settings
 from placements.db import Sessions
 from placements.ids import new_id
-from placements.live import child_of, live_units, problem
+from placements.live import FACTS_BY_ID, child_of, live_units, matching_facts, problem
 from placements.models import (
     EscalationEpisode,
     Meeting,
@@ -77,11 +77,6 @@ LIVE_REQUESTS = (
     .where(PlacementRequest.status.in_(LIVE_STATUSES))
     .order_by(PlacementRequest.created_at, PlacementRequest.id)
 )  # fmt: skip
-REQUESTS_BY_ID = (
-    select(PlacementRequest)
-    .where(PlacementRequest.id.in_(bindparam("ids", expanding=True)))
-    .order_by(PlacementRequest.created_at, PlacementRequest.id)
-)
 
 
 def measure(
@@ -178,7 +173,7 @@ def _without_eligible_unit(session: Session, units: list[solver.Unit], request_i
     """Open requests that no unit of the estate can take at all right now."""
     if not request_ids:
         return []
-    requests = session.scalars(REQUESTS_BY_ID, {"ids": request_ids}).all()
+    requests = matching_facts(session, FACTS_BY_ID, ids=request_ids)
     # Eligibility is the hard rules alone: no acceptance history is needed.
     children = [child_of(r, NO_ANSWERS, (), now=now) for r in requests]
     matched = problem(units, children, settings)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, union_all
 from sqlalchemy.orm import Session
@@ -158,8 +158,43 @@ def _solver_unit(unit: LiveUnit, children: Sequence[tuple[str, list[str]]]) -> s
     )
 
 
+class MatchingFacts(NamedTuple):
+    """A request's facts as matching reads them (a row of `MATCHING_FACTS`, no ORM object)."""
+
+    id: str
+    age: int
+    sex: str
+    legal_basis: str
+    home_lat: float
+    home_lon: float
+    needs: list[str]
+    flags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    max_distance_km: float | None
+    exclusion_zones: list[dict[str, float]]
+    declined_by: list[str]
+
+
+# Requests' facts for matching, oldest first; the waiting ones, and those with given ids.
+MATCHING_FACTS = select(
+    *(getattr(PlacementRequest, name) for name in MatchingFacts._fields)
+).order_by(PlacementRequest.created_at, PlacementRequest.id)
+WAITING_FACTS = MATCHING_FACTS.where(PlacementRequest.status == "waiting")
+FACTS_BY_ID = MATCHING_FACTS.where(PlacementRequest.id.in_(bindparam("ids", expanding=True)))
+
+
+def matching_facts(session: Session, statement: Any, **params: Any) -> list[MatchingFacts]:
+    """The facts of the requests a statement of `MATCHING_FACTS` selects."""
+    return [MatchingFacts._make(r) for r in session.connection().execute(statement, params)]
+
+
 def child_of(
-    request: PlacementRequest, history: History, providers: Sequence[str], *, now: datetime
+    request: PlacementRequest | MatchingFacts,
+    history: History,
+    providers: Sequence[str],
+    *,
+    now: datetime,
 ) -> solver.Child:
     """A waiting request as the matcher's child."""
     return solver.Child(

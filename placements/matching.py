@@ -18,9 +18,11 @@ from placements.db import Sessions
 from placements.errors import NotFound, PlacementsError
 from placements.ids import new_id
 from placements.live import (
+    WAITING_FACTS,
     UnitName,
     child_of,
     live_units,
+    matching_facts,
     problem,
     rank_request,
 )
@@ -141,11 +143,7 @@ def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Sn
     with sessions.read() as session:
         rows, units = live_units(session)
         providers = sorted({u.provider_id for u in units})
-        waiting = session.scalars(
-            select(PlacementRequest)
-            .where(PlacementRequest.status == "waiting")
-            .order_by(PlacementRequest.created_at, PlacementRequest.id)
-        ).all()
+        waiting = matching_facts(session, WAITING_FACTS)
         history = load_history(session, {segment_of(r) for r in waiting})
         children = [child_of(r, history, providers, now=now) for r in waiting]
         return _Snapshot(
