@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Subquery, bindparam, select
+from sqlalchemy import ColumnElement, Subquery, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from placements import statutory
@@ -193,20 +193,24 @@ def _of_children(children: Subquery) -> ColumnElement[bool]:
 
 
 _STAYING, _ORDERED = _children_requested(), _children_requested()
-# The welfare stays and the orders of every child with a welfare request in given statuses, each
-# in one prebuilt statement driven by those children (few) rather than by every stay or order.
+# The welfare stays and the orders of every child with a welfare request in given statuses that
+# reach into the clock's window (after `since`), each in one prebuilt statement driven by those
+# children (few) rather than by every stay or order. What ended before the window counts for
+# nothing in it.
 STAYS_OF_CHILDREN = (
     select(_STAYING.c.authority_id, _STAYING.c.case_reference,
            Placement.admitted_at, Placement.discharged_at)
     .join(PlacementRequest, _of_children(_STAYING))
     .join(Placement, Placement.request_id == PlacementRequest.id)
-    .where(Placement.legal_basis == "welfare")
+    .where(Placement.legal_basis == "welfare",
+           or_(Placement.discharged_at.is_(None), Placement.discharged_at > bindparam("since")))
 )  # fmt: skip
 ORDERS_OF_CHILDREN = (
     select(_ORDERED.c.authority_id, _ORDERED.c.case_reference,
            CourtOrder.granted_at, CourtOrder.expires_at)
     .join(PlacementRequest, _of_children(_ORDERED))
     .join(CourtOrder, CourtOrder.request_id == PlacementRequest.id)
+    .where(CourtOrder.expires_at > bindparam("since"))
 )  # fmt: skip
 
 
@@ -214,19 +218,16 @@ def hours_without_order_by_status(
     session: Session, statuses: tuple[str, ...], *, now: datetime
 ) -> dict[tuple[str, str], float]:
     """`child_clock`'s hours for every child (authority, case reference) with a welfare request
-    in one of `statuses` and a welfare stay, in two reads."""
+    in one of `statuses` and a welfare stay in the clock's window, in two reads."""
     stays: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
     connection = session.connection()
-    for authority_id, case, admitted, discharged in connection.execute(
-        STAYS_OF_CHILDREN, {"statuses": list(statuses)}
-    ):
+    params = {"statuses": list(statuses), "since": now - statutory.WITHOUT_ORDER_WINDOW}
+    for authority_id, case, admitted, discharged in connection.execute(STAYS_OF_CHILDREN, params):
         stays.setdefault((authority_id, case), []).append((admitted, discharged))
     if not stays:
         return {}
     covered: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
-    for authority_id, case, granted, expires in connection.execute(
-        ORDERS_OF_CHILDREN, {"statuses": list(statuses)}
-    ):
+    for authority_id, case, granted, expires in connection.execute(ORDERS_OF_CHILDREN, params):
         covered.setdefault((authority_id, case), []).append((granted, expires))
     return {
         child: statutory.hours_without_order(found, covered.get(child, []), now=now)
