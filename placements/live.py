@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select, union_all
+from sqlalchemy import bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 import solver
@@ -129,18 +129,11 @@ CHILDREN_OF_UNIT = select(_CHILDREN.c.legal_basis, _CHILDREN.c.flags).where(
 )
 
 
-# The same children counted by unit, legal basis and flags: a row for each kind of child in a
-# unit rather than one for each child (the matcher's view of a unit does not depend on their order).
-CHILDREN_COUNTED = select(
-    _CHILDREN.c.unit_id, _CHILDREN.c.legal_basis, _CHILDREN.c.flags, func.count()
-).group_by(_CHILDREN.c.unit_id, _CHILDREN.c.legal_basis, _CHILDREN.c.flags)
-
-
 def _children_by_unit(session: Session) -> dict[str, list[tuple[str, list[str]]]]:
     """Each unit's placed and reserved children: (legal basis, flags)."""
     children: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    for unit_id, legal_basis, flags, count in session.connection().execute(CHILDREN_COUNTED):
-        children[unit_id].extend([(legal_basis, flags)] * count)
+    for unit_id, legal_basis, flags in session.connection().execute(CHILDREN_BY_UNIT).all():
+        children[unit_id].append((legal_basis, flags))
     return children
 
 
@@ -148,8 +141,7 @@ def _solver_unit(unit: LiveUnit, children: Sequence[tuple[str, list[str]]]) -> s
     """A unit's columns with its residents: those reported by the home, placed and reserved
     children."""
     reported = [frozenset({flag}) for flag, n in unit.resident_flags.items() for _ in range(n)]
-    # In a fixed order (by flags), however the rows came: the same unit reads the same.
-    residents = sorted(reported + [frozenset(flags) for _, flags in children if flags], key=sorted)
+    residents = reported + [frozenset(flags) for _, flags in children if flags]
     return solver.Unit(
         id=unit.id,
         provider_id=unit.provider_id,
