@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+
 from placements import authorities, ids, panels, providers
 from placements.clock import FixedClock
 from placements.config import Settings
@@ -118,6 +120,12 @@ def _scratch() -> Path | None:
     return shm if shm.is_dir() else None
 
 
+def _throwaway(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
 def simulate(
     year: Year, *, workdir: Path | None = None, inspect: Callable[[World], None] | None = None
 ) -> dict[str, Any]:
@@ -131,6 +139,8 @@ def simulate(
         url = f"sqlite:///{Path(folder) / 'year.db'}"
         upgrade(url)
         engine = make_engine(url)
+        # A throwaway database: nothing in it needs to survive a crash of the machine.
+        event.listen(engine, "connect", _throwaway)
         try:
             sessions = Sessions.for_engine(engine)
             clock = FixedClock(year.parameters.start)
