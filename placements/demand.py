@@ -142,13 +142,12 @@ def _hours_without_order(session: Session, now: datetime) -> dict[str, float]:
 
     An expired order counts as none, so a placed child whose order ran out shows here too.
     """
-    clocks = orders.hours_without_order_by_status(session, LIVE_STATUSES, now=now)
-    if not clocks:
-        return {}
+    welfare = session.connection().execute(LIVE_WELFARE_CHILDREN).all()
+    clocks = orders.child_hours_without_order(
+        session, [(authority_id, case) for _, authority_id, case in welfare], now=now
+    )
     hours = {}
-    for request_id, authority_id, case_reference in session.connection().execute(
-        LIVE_WELFARE_CHILDREN
-    ):
+    for request_id, authority_id, case_reference in welfare:
         found = clocks.get((authority_id, case_reference), 0.0)
         if found > 0:
             hours[request_id] = found

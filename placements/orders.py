@@ -8,10 +8,11 @@ force: an hour after an order expired counts as an hour without one (docs/statut
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Subquery, bindparam, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from placements import statutory
@@ -171,64 +172,42 @@ def child_orders(
     return [(granted, expires) for granted, expires in rows]
 
 
-def _children_requested() -> Subquery:
-    """Each child (authority, case reference) with a welfare request in one of the statuses (a
-    parameter named `statuses`), once."""
-    return (
-        select(PlacementRequest.authority_id, PlacementRequest.case_reference)
-        .where(
-            PlacementRequest.legal_basis == "welfare",
-            PlacementRequest.status.in_(bindparam("statuses", expanding=True)),
-        )
-        .distinct()
-        .subquery()
-    )
-
-
-def _of_children(children: Subquery) -> ColumnElement[bool]:
-    """The child's requests, joined to the children: the same authority and case reference."""
-    return (PlacementRequest.authority_id == children.c.authority_id) & (
-        PlacementRequest.case_reference == children.c.case_reference
-    )
-
-
-_STAYING, _ORDERED = _children_requested(), _children_requested()
-# The welfare stays and the orders of every child with a welfare request in given statuses that
-# reach into the clock's window (after `since`), each in one prebuilt statement driven by those
-# children (few) rather than by every stay or order. What ended before the window counts for
-# nothing in it.
-STAYS_OF_CHILDREN = (
-    select(_STAYING.c.authority_id, _STAYING.c.case_reference,
+# The welfare stays and the orders that reach into the 72-hour clock's window (after `since`),
+# every child's, each in one prebuilt statement: what ended before the window counts for nothing in
+# it, and the few rows left are fewer than a per-child filter costs to evaluate.
+STAYS_SINCE = (
+    select(PlacementRequest.authority_id, PlacementRequest.case_reference,
            Placement.admitted_at, Placement.discharged_at)
-    .join(PlacementRequest, _of_children(_STAYING))
-    .join(Placement, Placement.request_id == PlacementRequest.id)
+    .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
     .where(Placement.legal_basis == "welfare",
            or_(Placement.discharged_at.is_(None), Placement.discharged_at > bindparam("since")))
 )  # fmt: skip
-ORDERS_OF_CHILDREN = (
-    select(_ORDERED.c.authority_id, _ORDERED.c.case_reference,
+ORDERS_SINCE = (
+    select(PlacementRequest.authority_id, PlacementRequest.case_reference,
            CourtOrder.granted_at, CourtOrder.expires_at)
-    .join(PlacementRequest, _of_children(_ORDERED))
-    .join(CourtOrder, CourtOrder.request_id == PlacementRequest.id)
+    .join(PlacementRequest, PlacementRequest.id == CourtOrder.request_id)
     .where(CourtOrder.expires_at > bindparam("since"))
 )  # fmt: skip
 
 
-def hours_without_order_by_status(
-    session: Session, statuses: tuple[str, ...], *, now: datetime
+def child_hours_without_order(
+    session: Session, children: Collection[tuple[str, str]], *, now: datetime
 ) -> dict[tuple[str, str], float]:
-    """`child_clock`'s hours for every child (authority, case reference) with a welfare request
-    in one of `statuses` and a welfare stay in the clock's window, in two reads."""
-    stays: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
+    """`child_clock`'s hours for many children (authority, case reference) in two reads: each
+    child with a welfare stay in the clock's window."""
+    wanted = set(children)
+    since = {"since": now - statutory.WITHOUT_ORDER_WINDOW}
     connection = session.connection()
-    params = {"statuses": list(statuses), "since": now - statutory.WITHOUT_ORDER_WINDOW}
-    for authority_id, case, admitted, discharged in connection.execute(STAYS_OF_CHILDREN, params):
-        stays.setdefault((authority_id, case), []).append((admitted, discharged))
+    stays: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
+    for authority_id, case, admitted, discharged in connection.execute(STAYS_SINCE, since):
+        if (authority_id, case) in wanted:
+            stays.setdefault((authority_id, case), []).append((admitted, discharged))
     if not stays:
         return {}
     covered: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
-    for authority_id, case, granted, expires in connection.execute(ORDERS_OF_CHILDREN, params):
-        covered.setdefault((authority_id, case), []).append((granted, expires))
+    for authority_id, case, granted, expires in connection.execute(ORDERS_SINCE, since):
+        if (authority_id, case) in stays:
+            covered.setdefault((authority_id, case), []).append((granted, expires))
     return {
         child: statutory.hours_without_order(found, covered.get(child, []), now=now)
         for child, found in stays.items()

@@ -91,20 +91,37 @@ def test_many_childrens_hours_without_order_match_each_ones_clock(seeded: Sessio
         placement = session.get(Placement, without)
         assert placement is not None
         session.execute(delete(CourtOrder).where(CourtOrder.request_id == placement.request_id))
-    live = ("waiting", "offered", "reserved", "placed")
     with seeded.read() as session:
         rows = session.query(PlacementRequest).all()
-        children = [(r.authority_id, r.case_reference) for r in rows
-                    if r.legal_basis == "welfare" and r.status in live]  # fmt: skip
-        many = orders.hours_without_order_by_status(session, live, now=NOW)
+        children = [(r.authority_id, r.case_reference) for r in rows]
+        many = orders.child_hours_without_order(session, children, now=NOW)
         one = {c: orders.child_clock(session, *c, now=NOW).hours for c in children}
-        # Only children with a welfare request in the statuses asked for are counted.
-        none_waiting = orders.hours_without_order_by_status(session, ("waiting",), now=NOW)
-    assert len(children) == 2
     assert many == {c: h for c, h in one.items() if c in many}
     assert sorted(many.values()) == [0.0, pytest.approx(50.0)]
     assert all(h == 0 for c, h in one.items() if c not in many)
-    assert none_waiting == {}
+
+
+def test_only_stays_reaching_into_the_28_day_window_count(seeded: Sessions) -> None:
+    from tests.placements import casework
+
+    came = NOW - timedelta(days=40)
+    long_gone = casework.admit(seeded, authority_id="southwark", admitted_at=came)
+    lately_gone = casework.admit(seeded, authority_id="surrey", admitted_at=came)
+    with seeded.begin() as session:
+        for placement_id in (long_gone, lately_gone):
+            placement = session.get(Placement, placement_id)
+            assert placement is not None
+            session.execute(delete(CourtOrder).where(CourtOrder.request_id == placement.request_id))
+    casework.discharge(seeded, long_gone, NOW - timedelta(days=29))
+    casework.discharge(seeded, lately_gone, NOW - timedelta(days=10))
+    with seeded.read() as session:
+        rows = session.query(PlacementRequest).all()
+        children = [(r.authority_id, r.case_reference) for r in rows]
+        many = orders.child_hours_without_order(session, children, now=NOW)
+        one = {c: orders.child_clock(session, *c, now=NOW).hours for c in children}
+    # The stay that ended 29 days ago is outside the window; the other counts its last 18 days.
+    assert list(many.values()) == [pytest.approx(18 * 24)]
+    assert many == {c: h for c, h in one.items() if h}
 
 
 def test_offers_for_several_requests_refuse_one_without_touching_the_others(
