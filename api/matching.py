@@ -50,6 +50,25 @@ class Runs(MethodView):
         return matching.run_batch(sessions(), actor(), settings=settings(), now=now())
 
 
+class RunAndOffersSchema(Schema):
+    """A run, the offers sent for its proposals, and proposals skipped with why."""
+
+    run = fields.Nested(RunSchema)
+    offers = fields.List(fields.Nested(OfferSchema))
+    skipped = fields.List(fields.Dict())
+
+
+@blp.route("/offered-runs")
+class OfferedRuns(MethodView):
+    """Batch runs whose proposals are offered at once."""
+
+    @operation("matching.run")
+    @blp.response(201, RunAndOffersSchema)
+    def post(self) -> Any:
+        """Match every waiting request and offer each proposal, in one step (admin)."""
+        return matching.run_and_offer(sessions(), actor(), settings=settings(), now=now())
+
+
 @blp.route("/runs/<run_id>")
 class RunById(MethodView):
     """One run."""

@@ -228,17 +228,30 @@ def problem(
     )
 
 
+# What a ranking reads: the units' names, the units, the acceptance history and the homes.
+LiveState = tuple[dict[str, UnitName], list[solver.Unit], History, list[str]]
+
+
 class Ranker:
     """Ranks requests on one read of the live units and the acceptance totals (taken on first
     use), so that several requests ranked in one transaction read the state once; each kind of
     request's acceptance tallies are read when a request of that kind is first ranked."""
 
-    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        now: datetime,
+        state: LiveState | None = None,
+        kinds: set[Segment] | None = None,
+    ) -> None:
+        """Rank on the live state read through `session`, or on a `state` already read (whose
+        history holds the tallies of `kinds`)."""
         self.session, self.settings, self.now = session, settings, now
-        self._state: tuple[dict[str, UnitName], list[solver.Unit], History, list[str]] | None = None
-        self._kinds: set[Segment] = set()
+        self._state = state
+        self._kinds: set[Segment] = set(kinds or ())
 
-    def _read(self) -> tuple[dict[str, UnitName], list[solver.Unit], History, list[str]]:
+    def _read(self) -> LiveState:
         if self._state is None:
             names, units = live_unit_names(self.session)
             providers = sorted({u.provider_id for u in units})

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import solver
 from placements import access, audit
-from placements.acceptance import load_history, segment_of
+from placements.acceptance import Segment, load_history, segment_of
 from placements.auth import Actor
 from placements.config import Settings
 from placements.db import Sessions
@@ -19,6 +19,8 @@ from placements.errors import NotFound, PlacementsError
 from placements.ids import new_id
 from placements.live import (
     WAITING_FACTS,
+    LiveState,
+    Ranker,
     UnitName,
     child_of,
     live_units,
@@ -27,7 +29,7 @@ from placements.live import (
     rank_request,
 )
 from placements.models import MatchingRun, PlacementRequest, Provider, Unit
-from placements.offers import OfferChoice, OfferView, create_offers_many
+from placements.offers import OfferChoice, OfferView, create_offers_many, offer_each
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class _Snapshot:
     names: dict[str, UnitName]
     request_versions: dict[str, datetime]
     unit_versions: dict[str, int]
+    state: LiveState
+    kinds: set[Segment]
 
 
 def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: datetime,
@@ -117,26 +121,67 @@ def run_batch(sessions: Sessions, actor: Actor, *, settings: Settings, now: date
     whose request or unit changed meanwhile (see `_still_valid`).
     """
     access.require(actor, "matching.run")
+    snapshot, solution = _solve(sessions, settings, now, time_limit_s)
+    with sessions.begin() as session:
+        return _run_view(_record(session, actor, snapshot, solution, now))
+
+
+@dataclass(frozen=True)
+class RunAndOffers:
+    """A batch run, the offers sent for its proposals and the proposals skipped, with why."""
+
+    run: RunView
+    offers: list[OfferView]
+    skipped: list[dict[str, Any]]
+
+
+def run_and_offer(sessions: Sessions, actor: Actor, *, settings: Settings, now: datetime,
+                  time_limit_s: float | None = None) -> RunAndOffers:  # fmt: skip
+    """`run_batch` then `offer_run` in one step: the run is recorded, and its proposals offered,
+    in one transaction.
+
+    A proposal kept by `_still_valid` is of a unit and a request unchanged since the run read
+    them, so it is ranked on that read rather than read again; it is otherwise checked as
+    `offer_run` checks it (the request still waiting, the unit still one of its options, not
+    already offered to it).
+    """
+    access.require(actor, "matching.run")
+    access.require(actor, "matching.offer_run")
+    snapshot, solution = _solve(sessions, settings, now, time_limit_s)
+    with sessions.begin() as session:
+        run = _run_view(_record(session, actor, snapshot, solution, now))
+        ranker = Ranker(session, settings, now, snapshot.state, snapshot.kinds)
+        made = offer_each(session, actor, _choices(run), ranker, now=now, run_id=run.id)
+        return RunAndOffers(run, *_sent(run, made))
+
+
+def _solve(sessions: Sessions, settings: Settings, now: datetime,
+           time_limit_s: float | None) -> tuple[_Snapshot, solver.Solution]:  # fmt: skip
     snapshot = _read_snapshot(sessions, settings, now)
     limit = settings.matching_time_limit_s if time_limit_s is None else time_limit_s
     solution = solver.match(snapshot.problem, time_limit_s=limit, workers=settings.matching_workers)
+    return snapshot, solution
+
+
+def _record(session: Session, actor: Actor, snapshot: _Snapshot, solution: solver.Solution,
+            now: datetime) -> MatchingRun:  # fmt: skip
+    """Write the run: the proposals still valid, the others as unplaced with why."""
     result = solver.solution_to_dict(solution)
-    with sessions.begin() as session:
-        kept, dropped = _still_valid(session, snapshot, result["assignments"])
-        run = MatchingRun(
-            id=new_id("RUN"), created_at=now, created_by=actor.label,
-            status=solution.status if not dropped else "feasible",
-            placed=len(kept), placed_bound=solution.placed_bound,
-            score=solution.score - sum(d["score"] for d in dropped),
-            score_bound=solution.score_bound, solve_seconds=solution.solve_seconds,
-            proposals=[_named(snapshot.names.get(a["unit_id"]), a) for a in kept],
-            unplaced=list(result["unplaced"]) + [_changed(d) for d in dropped],
-        )  # fmt: skip
-        session.add(run)
-        after = {"placed": run.placed, "waiting": len(snapshot.problem.children),
-                 "changed_during_run": len(dropped)}  # fmt: skip
-        audit.record(session, actor, "matching.run", "matching_run", run.id, at=now, after=after)
-        return _run_view(run)
+    kept, dropped = _still_valid(session, snapshot, result["assignments"])
+    run = MatchingRun(
+        id=new_id("RUN"), created_at=now, created_by=actor.label,
+        status=solution.status if not dropped else "feasible",
+        placed=len(kept), placed_bound=solution.placed_bound,
+        score=solution.score - sum(d["score"] for d in dropped),
+        score_bound=solution.score_bound, solve_seconds=solution.solve_seconds,
+        proposals=[_named(snapshot.names.get(a["unit_id"]), a) for a in kept],
+        unplaced=list(result["unplaced"]) + [_changed(d) for d in dropped],
+    )  # fmt: skip
+    session.add(run)
+    after = {"placed": run.placed, "waiting": len(snapshot.problem.children),
+             "changed_during_run": len(dropped)}  # fmt: skip
+    audit.record(session, actor, "matching.run", "matching_run", run.id, at=now, after=after)
+    return run
 
 
 def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Snapshot:
@@ -144,13 +189,17 @@ def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Sn
         rows, units = live_units(session)
         providers = sorted({u.provider_id for u in units})
         waiting = matching_facts(session, WAITING_FACTS)
-        history = load_history(session, {segment_of(r) for r in waiting})
+        kinds = {segment_of(r) for r in waiting}
+        history = load_history(session, kinds)
         children = [child_of(r, history, providers, now=now) for r in waiting]
+        names = {u.id: UnitName(u.name, u.provider_name) for u in rows}
         return _Snapshot(
             problem(units, children, settings),
-            {u.id: UnitName(u.name, u.provider_name) for u in rows},
+            names,
             {r.id: r.updated_at for r in waiting},
             {u.id: u.version for u in rows},
+            (names, units, history, providers),
+            kinds,
         )
 
 
@@ -225,10 +274,21 @@ def offer_run(sessions: Sessions, actor: Actor, run_id: str, *, settings: Settin
               now: datetime) -> RunOffers:  # fmt: skip
     """Send an offer for each of a run's proposals that is still valid on the live state."""
     run = get_run(sessions, actor, run_id)
+    made = create_offers_many(sessions, actor, _choices(run), settings=settings, now=now,
+                              run_id=run_id)  # fmt: skip
+    return RunOffers(*_sent(run, made))
+
+
+def _choices(run: RunView) -> list[tuple[str, OfferChoice]]:
+    """An offer of its proposed unit for each proposal's request."""
+    return [(p["child_id"], OfferChoice(unit_ids=(p["unit_id"],))) for p in run.proposals]
+
+
+def _sent(run: RunView, made: list[list[OfferView] | PlacementsError]
+          ) -> tuple[list[OfferView], list[dict[str, Any]]]:  # fmt: skip
+    """The offers sent for a run's proposals, and the proposals refused, with why."""
     sent: list[OfferView] = []
     skipped: list[dict[str, Any]] = []
-    choices = [(p["child_id"], OfferChoice(unit_ids=(p["unit_id"],))) for p in run.proposals]
-    made = create_offers_many(sessions, actor, choices, settings=settings, now=now, run_id=run_id)
     for proposal, result in zip(run.proposals, made, strict=True):
         if isinstance(result, PlacementsError):
             reasons = result.errors or {"request": [result.message]}
@@ -236,4 +296,4 @@ def offer_run(sessions: Sessions, actor: Actor, run_id: str, *, settings: Settin
                             "reasons": reasons})  # fmt: skip
         else:
             sent += result
-    return RunOffers(sent, skipped)
+    return sent, skipped

@@ -150,18 +150,25 @@ def create_offers_many(
     nothing (a savepoint each).
     """
     access.require(actor, "requests.offer")
-    results: list[list[OfferView] | PlacementsError] = []
     with sessions.begin() as session:
-        ranker = Ranker(session, settings, now)
-        for request_id, choice in choices:
-            try:
-                with session.begin_nested():
-                    results.append(_offer(session, actor, request_id, choice, ranker, now=now,
-                                          run_id=run_id))  # fmt: skip
-            except Busy:
-                raise
-            except PlacementsError as refused:
-                results.append(refused)
+        return offer_each(session, actor, choices, Ranker(session, settings, now), now=now,
+                          run_id=run_id)  # fmt: skip
+
+
+def offer_each(session: Session, actor: Actor, choices: Sequence[tuple[str, OfferChoice]],
+               ranker: Ranker, *, now: datetime, run_id: str | None = None
+               ) -> list[list[OfferView] | PlacementsError]:  # fmt: skip
+    """`create_offers_many` within the caller's transaction, ranking on `ranker`'s state."""
+    results: list[list[OfferView] | PlacementsError] = []
+    for request_id, choice in choices:
+        try:
+            with session.begin_nested():
+                results.append(_offer(session, actor, request_id, choice, ranker, now=now,
+                                      run_id=run_id))  # fmt: skip
+        except Busy:
+            raise
+        except PlacementsError as refused:
+            results.append(refused)
     return results
 
 

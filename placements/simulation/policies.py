@@ -143,14 +143,12 @@ class Batch(Ranked):
             # counts (a request, a bed come free, a child waiting again) can widen it.
             if world.changes == last_changes and {r.request_id for r in waiting} <= hopeless:
                 continue
-            run = world.call(matching.run_batch, SYSTEM, settings=world.settings)
+            # The run and the offers of its proposals in one step (`matching.run_and_offer`).
+            sent = world.call(matching.run_and_offer, SYSTEM, settings=world.settings)
             last_changes = world.changes
             hopeless = frozenset(
-                u["child_id"] for u in run.unplaced if "no_eligible_unit" in u["reasons"]
+                u["child_id"] for u in sent.run.unplaced if "no_eligible_unit" in u["reasons"]
             )
-            if not run.proposals:
-                continue
-            sent = world.call(matching.offer_run, SYSTEM, run.id, settings=world.settings)
             by_child: dict[str, list[OfferView]] = {}
             for offer in sent.offers:
                 by_child.setdefault(offer.request_id, []).append(offer)

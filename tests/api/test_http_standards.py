@@ -73,8 +73,9 @@ def test_every_operation_refuses_an_unknown_field_with_422(
 def test_matching_runs_and_a_withdraw_take_no_body(
     client: FlaskClient, admin: Headers, southwark: Headers
 ) -> None:
-    runs = client.post("/matching/runs", headers=admin, json={"foo": 1})
-    assert runs.status_code == 422 and "takes no body" in runs.json["message"]
+    for path in ("/matching/runs", "/matching/offered-runs"):
+        runs = client.post(path, headers=admin, json={"foo": 1})
+        assert runs.status_code == 422 and "takes no body" in runs.json["message"], path
     assert client.get("/audit?action=matching.run", headers=admin).json == []
     made = client.post("/requests", headers=southwark, json=REQUEST)
     withdraw = f"/requests/{made.json['id']}/withdraw"

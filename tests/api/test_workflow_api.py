@@ -299,6 +299,25 @@ def test_batch_runs_propose_and_offer(
     assert client.post("/matching/runs", headers=southwark).status_code == 403
 
 
+def test_a_batch_run_offered_in_one_step(
+    client: FlaskClient, bearer: Callable[..., Headers], southwark: Headers
+) -> None:
+    admin = bearer("admin")
+    new_request(client, southwark)
+    new_request(client, southwark, case_reference="SWK-2", flags=[], needs=[])
+    done = client.post("/matching/offered-runs", headers=admin)
+    assert done.status_code == 201, done.json
+    run = done.json["run"]
+    assert run["placed"] == 2 and done.json["skipped"] == []
+    assert client.get(f"/matching/runs/{run['id']}", headers=admin).json == run
+    offered = {(o["request_id"], o["unit_id"]) for o in done.json["offers"]}
+    assert offered == {(p["child_id"], p["unit_id"]) for p in run["proposals"]}
+    # Both are offered now: nobody is left waiting for the next run.
+    again = client.post("/matching/offered-runs", headers=admin).json
+    assert again["run"]["proposals"] == [] and again["offers"] == []
+    assert client.post("/matching/offered-runs", headers=southwark).status_code == 403
+
+
 def test_the_decline_report_and_acceptance_figures(
     client: FlaskClient, bearer: Callable[..., Headers], southwark: Headers, clare: Headers
 ) -> None:

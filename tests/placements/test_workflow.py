@@ -12,8 +12,8 @@ import solver
 from placements import admissions, matching, offers, requests
 from placements.acceptance import load_history
 from placements.db import Sessions
-from placements.errors import InvalidInput, InvalidTransition, NotFound
-from placements.live import child_of, live_units
+from placements.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from placements.live import child_of, live_units, rank_request
 from placements.models import AuditEvent, PlacementRequest
 from solver.check import violations
 from tests.conftest import NOW
@@ -220,3 +220,36 @@ def test_a_batch_run_over_forty_waiting_requests_obeys_every_rule(seeded: Sessio
     assert violations(problem, proposed) == []
     sent = matching.offer_run(seeded, ADMIN, run.id, settings=SETTINGS, now=NOW)
     assert len(sent.offers) + len(sent.skipped) == len(run.proposals) and sent.offers
+
+
+def test_a_run_offered_in_one_step_offers_each_proposal_as_ranked_on_the_live_state(
+    seeded: Sessions,
+) -> None:
+    rng = random.Random(7)
+    for n in range(40):
+        authority, facts = synthetic_facts(rng, n, now=NOW)
+        requests.create(seeded, director(authority), facts, now=NOW - timedelta(days=n % 9))
+    with pytest.raises(Forbidden):
+        matching.run_and_offer(seeded, SOUTHWARK, settings=SETTINGS, now=NOW)
+    done = matching.run_and_offer(seeded, ADMIN, settings=SETTINGS, now=NOW)
+    run = done.run
+    assert run.placed == len(run.proposals) > 0 and done.skipped == []
+    assert matching.get_run(seeded, ADMIN, run.id) == run
+    assert {(o.request_id, o.unit_id) for o in done.offers} == {
+        (p["child_id"], p["unit_id"]) for p in run.proposals
+    }
+    # Ranked on the run's own read, each offer is what a ranking on the live state gives now.
+    with seeded.read() as session:
+        for offer in done.offers:
+            request = session.get(PlacementRequest, offer.request_id)
+            assert request is not None and request.status == "offered"
+            _, ranking = rank_request(session, request, SETTINGS, NOW)
+            option = next(o for o in ranking.options if o.unit_id == offer.unit_id)
+            assert (offer.score, offer.provider_id, offer.matching_run_id) == (
+                option.score,
+                option.provider_id,
+                run.id,
+            )
+    # The proposals are offered now: a second run finds them no longer waiting.
+    again = matching.run_and_offer(seeded, ADMIN, settings=SETTINGS, now=NOW)
+    assert not {p["child_id"] for p in again.run.proposals} & {o.request_id for o in done.offers}
