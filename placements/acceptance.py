@@ -30,7 +30,7 @@ from placements import access
 from placements.auth import Actor
 from placements.db import Sessions
 from placements.errors import Conflict, NotFound
-from placements.models import AcceptanceTally, Offer, PlacementRequest, Provider
+from placements.models import AcceptanceTally, AcceptanceTotal, Offer, PlacementRequest, Provider
 
 PRIOR_STRENGTH = 4.0
 ANSWERED = ("accepted", "declined", "released")
@@ -170,10 +170,34 @@ TAKE_BACK_ANSWERS = (
 )
 
 
+def _add_to_total(insert: Any) -> Any:
+    statement = insert(AcceptanceTotal)
+    return statement.on_conflict_do_update(
+        index_elements=["provider_id"],
+        set_={
+            "accepted": AcceptanceTotal.accepted + statement.excluded.accepted,
+            "declined": AcceptanceTotal.declined + statement.excluded.declined,
+        },
+    )
+
+
+# The same for the provider's total.
+ADD_TO_TOTAL = {"postgresql": _add_to_total(pg_insert), "sqlite": _add_to_total(sqlite_insert)}
+TAKE_FROM_TOTAL = (
+    update(AcceptanceTotal)
+    .where(AcceptanceTotal.provider_id == bindparam("key_provider_id"))
+    .values(
+        accepted=AcceptanceTotal.accepted + bindparam("add_accepted"),
+        declined=AcceptanceTotal.declined + bindparam("add_declined"),
+    )
+)
+
+
 def count_answer(session: Session, provider_id: str, segment: Segment, *, accepted: int = 0,
                  declined: int = 0) -> None:  # fmt: skip
-    """Add answers to (or, negative, take them from) the provider's tally for a kind of request,
-    in the caller's transaction: one atomic statement, safe beside concurrent answers."""
+    """Add answers to (or, negative, take them from) the provider's tally for a kind of request
+    and its total, in the caller's transaction: one atomic statement each, safe beside
+    concurrent answers."""
     if not accepted and not declined:
         return
     basis, sex, band, flags = segment
@@ -181,17 +205,19 @@ def count_answer(session: Session, provider_id: str, segment: Segment, *, accept
            "flags": ",".join(flags)}  # fmt: skip
     connection = session.connection()
     if accepted < 0 or declined < 0:
-        # Taking an answer back: the tally holding it exists (a missing or short one would break
-        # the table's check and roll the whole change back).
+        # Taking an answer back: the tally and the total holding it exist (a missing or short one
+        # would break the table's check and roll the whole change back).
+        adding = {"add_accepted": accepted, "add_declined": declined}
         params = {f"key_{k}": v for k, v in key.items()}
-        changed = connection.execute(
-            TAKE_BACK_ANSWERS, {**params, "add_accepted": accepted, "add_declined": declined}
-        )
-        if changed.rowcount != 1:
-            raise Conflict(f"no acceptance tally holds the answer to take back: {key}")
+        for statement, values in ((TAKE_BACK_ANSWERS, params),
+                                  (TAKE_FROM_TOTAL, {"key_provider_id": provider_id})):  # fmt: skip
+            if connection.execute(statement, {**values, **adding}).rowcount != 1:
+                raise Conflict(f"no acceptance tally holds the answer to take back: {key}")
         return
     dialect = "postgresql" if connection.dialect.name == "postgresql" else "sqlite"
-    connection.execute(ADD_ANSWERS[dialect], {**key, "accepted": accepted, "declined": declined})
+    counts = {"accepted": accepted, "declined": declined}
+    connection.execute(ADD_ANSWERS[dialect], {**key, **counts})
+    connection.execute(ADD_TO_TOTAL[dialect], {"provider_id": provider_id, **counts})
 
 
 def move_answers(session: Session, request: PlacementRequest, before: Segment) -> None:
@@ -211,15 +237,9 @@ def move_answers(session: Session, request: PlacementRequest, before: Segment) -
         count_answer(session, provider_id, after, accepted=accepted, declined=declined)
 
 
-TOTALS = (
-    select(
-        AcceptanceTally.provider_id,
-        func.sum(AcceptanceTally.accepted),
-        func.sum(AcceptanceTally.declined),
-    )
-    .group_by(AcceptanceTally.provider_id)
-    .having(or_(func.sum(AcceptanceTally.accepted) > 0, func.sum(AcceptanceTally.declined) > 0))
-)
+TOTALS = select(
+    AcceptanceTotal.provider_id, AcceptanceTotal.accepted, AcceptanceTotal.declined
+).where(or_(AcceptanceTotal.accepted > 0, AcceptanceTotal.declined > 0))
 TALLIES = select(*TALLY_KEY, AcceptanceTally.accepted, AcceptanceTally.declined).where(
     or_(AcceptanceTally.accepted > 0, AcceptanceTally.declined > 0)
 )

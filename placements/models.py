@@ -308,6 +308,18 @@ class AcceptanceTally(Base):
     declined: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AcceptanceTotal(Base):
+    """A provider's answers in all, kept with each answer beside its tally (`acceptance_tally`),
+    so that a ranking reads every home's total without summing the tallies."""
+
+    __tablename__ = "acceptance_total"
+    __table_args__ = (CheckConstraint("accepted >= 0 AND declined >= 0", name="counts"),)
+
+    provider_id: Mapped[str] = mapped_column(ForeignKey("provider.id"), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    declined: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CourtOrder(Base):
     """A court's authority to keep a child in secure accommodation, recorded on a request."""
 

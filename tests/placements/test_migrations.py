@@ -96,6 +96,8 @@ def test_answers_given_before_0007_fill_the_acceptance_tallies(fresh_url: str) -
         ("clare-lodge", ("welfare", "F", "15-17", ("absconding_risk", "cse_victim"))): Tally(1, 2),
         ("clare-lodge", ("welfare", "F", "13-14", ())): Tally(1, 0),
     }
+    # And 0008 sums them into the home's total.
+    assert kept.by_provider == {"clare-lodge": Tally(2, 2)}
     command.downgrade(alembic_config(fresh_url), "0006")
     upgrade(fresh_url)
     check(fresh_url)
