@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from placements.auth import Actor
@@ -69,6 +69,29 @@ def record(
             note=note,
         )
     )
+
+
+def event(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str,
+    *,
+    at: datetime,
+    before: Any = None,
+    after: Any = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """An audit event as a row, for `record_all`."""
+    return {"at": at, "actor_label": actor.label, "actor_role": actor.role, "action": action,
+            "object_type": object_type, "object_id": object_id, "before": before, "after": after,
+            "note": note}  # fmt: skip
+
+
+def record_all(session: Session, events: list[dict[str, Any]]) -> None:
+    """Write several audit events (rows of `event`) in the caller's transaction, at once."""
+    if events:
+        session.connection().execute(insert(AuditEvent), events)
 
 
 def list_events(sessions: Sessions, actor: Actor, query: AuditFilter) -> list[AuditView]:

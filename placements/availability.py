@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Final, Literal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -35,7 +36,7 @@ class AvailabilityUpdate:
     # Fields the client left out (out_of_use_reason, resident_flags): the unit keeps its own.
     kept: frozenset[str] = frozenset()
 
-    def over(self, unit: Unit) -> AvailabilityUpdate:
+    def over(self, unit: Any) -> AvailabilityUpdate:
         """This update with the fields it keeps filled in from the unit."""
         return AvailabilityUpdate(
             self.staffed_beds,
@@ -100,7 +101,7 @@ class Summary:
     stale_homes: list[StaleHome]
 
 
-def snapshot(unit: Unit) -> dict[str, Any]:
+def snapshot(unit: Any) -> dict[str, Any]:
     """The availability part of a unit, as the audit log keeps it."""
     return {
         "staffed_beds": unit.staffed_beds,
@@ -114,20 +115,15 @@ def snapshot(unit: Unit) -> dict[str, Any]:
 
 def record_change(session: Session, unit: Unit, *, by: str, cause: str, at: datetime) -> None:
     """Append the unit's current counts to its history."""
-    session.add(
-        AvailabilityChange(
-            unit_id=unit.id,
-            at=at,
-            by=by,
-            cause=cause,
-            staffed_beds=unit.staffed_beds,
-            occupied_beds=unit.occupied_beds,
-            reserved_beds=unit.reserved_beds,
-            out_of_use_reason=unit.out_of_use_reason,
-            resident_flags=dict(unit.resident_flags),
-            version=unit.version,
-        )
-    )
+    session.add(AvailabilityChange(**_change_row(unit, by=by, cause=cause, at=at)))
+
+
+def _change_row(unit: Any, *, by: str, cause: str, at: datetime) -> dict[str, Any]:
+    """A unit's current counts as a row of its history."""
+    return {"unit_id": unit.id, "at": at, "by": by, "cause": cause,
+            "staffed_beds": unit.staffed_beds, "occupied_beds": unit.occupied_beds,
+            "reserved_beds": unit.reserved_beds, "out_of_use_reason": unit.out_of_use_reason,
+            "resident_flags": dict(unit.resident_flags), "version": unit.version}  # fmt: skip
 
 
 def move_beds(
@@ -207,17 +203,73 @@ def report_home(
 ) -> list[UnitView]:
     """A home's report on several of its units at once, in one transaction: all or none.
 
-    Each unit is checked and written as by `update_availability` with any current version.
+    Each unit is checked and written as by `update_availability` with any current version; the
+    units are read as columns, and their history and audit events written at once.
     """
     with sessions.begin() as session:
-        # The units in one read, held here: each update below finds its unit in the session.
-        _held = session.scalars(
-            select(Unit).where(Unit.id.in_(sorted(changes))).options(joinedload(Unit.provider))
-        ).all()
-        return [
-            _update_unit(session, actor, unit_id, change, ANY_VERSION, settings, now)
-            for unit_id, change in sorted(changes.items())
-        ]
+        connection = session.connection()
+        units = {r.id: r for r in connection.execute(REPORTED_UNITS, {"ids": sorted(changes)})}
+        views, history, events = [], [], []
+        for unit_id, change in sorted(changes.items()):
+            unit = units.get(unit_id)
+            if unit is None:
+                raise NotFound(f"unit {unit_id!r} does not exist")
+            actor.require_provider(unit.provider_id)
+            values, before = _checked(unit, actor, change, now)
+            try:
+                won = connection.execute(UPDATE_UNIT, values).one_or_none()
+            except IntegrityError as error:
+                raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
+            if won is None:
+                raise PreconditionFailed(
+                    f"unit {unit_id} was changed by someone else; fetch and retry"
+                )
+            written = SimpleNamespace(**{**unit._mapping, **won._mapping})
+            history.append(_change_row(written, by=actor.label, cause="provider_update", at=now))
+            events.append(audit.event(actor, "availability.update", "unit", unit_id, at=now,
+                                      before=before, after=snapshot(written)))  # fmt: skip
+            views.append(UnitView.of_columns(written, unit.provider_name, now=now,
+                                             stale_hours=settings.stale_hours))  # fmt: skip
+        if history:
+            connection.execute(insert(AvailabilityChange), history)
+        audit.record_all(session, events)
+        return views
+
+
+# The units a home reports on, as columns, with their home's name.
+REPORTED_UNITS = (
+    select(*Unit.__table__.c, Provider.name.label("provider_name"))
+    .join(Provider, Provider.id == Unit.provider_id)
+    .where(Unit.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def _checked(unit: Any, actor: Actor, change: AvailabilityUpdate,
+             now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """The values of `UPDATE_UNIT` for a valid change of the unit (InvalidInput for an invalid
+    one), and the unit's availability before it."""
+    change = change.over(unit)
+    reason = change.out_of_use_reason if change.staffed_beds < unit.approved_beds else None
+    errors = count_errors(
+        approved=unit.approved_beds,
+        staffed=change.staffed_beds,
+        occupied=change.occupied_beds,
+        reserved=unit.reserved_beds,
+        reason=change.out_of_use_reason,
+        resident_flags=change.resident_flags,
+    )
+    if errors:
+        raise InvalidInput(f"invalid availability for unit {unit.id}", errors=errors)
+    values = {
+        "unit_id": unit.id,
+        "new_staffed": change.staffed_beds,
+        "new_occupied": change.occupied_beds,
+        "new_reason": reason,
+        "new_flags": dict(change.resident_flags),
+        "new_at": now,
+        "new_by": actor.label,
+    }
+    return values, snapshot(unit)
 
 
 # A provider's update of a unit's counts, in one prebuilt statement: it is written only while the
@@ -270,29 +322,7 @@ def _update_unit(
         raise PreconditionFailed(
             f"unit {unit_id} has changed (version {unit.version}); fetch it and retry"
         )
-    change = change.over(unit)
-    reason = change.out_of_use_reason if change.staffed_beds < unit.approved_beds else None
-    errors = count_errors(
-        approved=unit.approved_beds,
-        staffed=change.staffed_beds,
-        occupied=change.occupied_beds,
-        reserved=unit.reserved_beds,
-        reason=change.out_of_use_reason,
-        resident_flags=change.resident_flags,
-    )
-    if errors:
-        raise InvalidInput(f"invalid availability for unit {unit_id}", errors=errors)
-    before = snapshot(unit)
-    # The database decides who wins: the version must still match when the row is written.
-    values = {
-        "unit_id": unit_id,
-        "new_staffed": change.staffed_beds,
-        "new_occupied": change.occupied_beds,
-        "new_reason": reason,
-        "new_flags": dict(change.resident_flags),
-        "new_at": now,
-        "new_by": actor.label,
-    }
+    values, before = _checked(unit, actor, change, now)
     statement = UPDATE_UNIT
     if accepted is not None:
         statement, values["versions"] = UPDATE_UNIT_AT_VERSION, sorted(accepted)

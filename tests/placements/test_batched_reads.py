@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from placements import matching, orders, requests
 from placements.auth import Actor
 from placements.availability import AvailabilityUpdate, report_home
 from placements.db import Sessions
-from placements.errors import Forbidden, InvalidInput
+from placements.errors import Forbidden, InvalidInput, NotFound
 from placements.models import CourtOrder, Placement, PlacementRequest
+from placements.units import UnitView
 from tests.conftest import NOW
 from tests.placements.workflow import (
     ADMIN,
@@ -26,13 +27,16 @@ from tests.placements.workflow import (
 CLARE = Actor("manager-clare", "provider", provider_id="clare-lodge")
 
 
-def _units(sessions: Sessions, provider_id: str) -> list[str]:
+def _views(sessions: Sessions, provider_id: str) -> list[UnitView]:
     from placements.units import UnitFilter, list_units
 
-    found = list_units(
-        sessions, ADMIN, UnitFilter(provider_id=provider_id), settings=SETTINGS, now=NOW
+    return list(
+        list_units(sessions, ADMIN, UnitFilter(provider_id=provider_id), settings=SETTINGS, now=NOW)
     )
-    return [u.id for u in found]
+
+
+def _units(sessions: Sessions, provider_id: str) -> list[str]:
+    return [u.id for u in _views(sessions, provider_id)]
 
 
 def test_a_home_reports_several_units_at_once(seeded: Sessions) -> None:
@@ -46,6 +50,44 @@ def test_a_home_reports_several_units_at_once(seeded: Sessions) -> None:
         occupied, reserved, free = counts(seeded, unit_id)
         assert (occupied, reserved) == (1, 0)
         assert free == changes[unit_id].staffed_beds - 1
+    # Each unit's history and audit log hold the report, as a single unit's update writes them.
+    from placements.models import AuditEvent, AvailabilityChange
+
+    with seeded.read() as session:
+        for view in views:
+            change = session.scalars(
+                select(AvailabilityChange)
+                .where(AvailabilityChange.unit_id == view.id)
+                .order_by(AvailabilityChange.id.desc())
+            ).first()
+            assert change is not None
+            assert (change.cause, change.by, change.at, change.version) == (
+                "provider_update",
+                CLARE.label,
+                NOW,
+                view.version,
+            )
+            event = session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.object_id == view.id, AuditEvent.action == "availability.update")
+                .order_by(AuditEvent.id.desc())
+            ).first()
+            assert event is not None
+            assert (event.actor_label, event.at) == (CLARE.label, NOW)
+            assert event.after["occupied_beds"] == 1 and event.after["version"] == view.version
+            assert event.before["version"] == view.version - 1
+
+
+def test_a_home_report_naming_no_unit_changes_none(seeded: Sessions) -> None:
+    units = _units(seeded, "clare-lodge")
+    before = [counts(seeded, u) for u in units]
+    valid = AvailabilityUpdate(sum(counts(seeded, units[0])), 0)
+    changes = {units[0]: valid, "clare-lodge/zzz": AvailabilityUpdate(2, 1)}
+    versions = [v.version for v in _views(seeded, "clare-lodge")]
+    with pytest.raises(NotFound):
+        report_home(seeded, CLARE, changes, settings=SETTINGS, now=NOW)
+    assert [counts(seeded, u) for u in units] == before
+    assert [v.version for v in _views(seeded, "clare-lodge")] == versions
 
 
 def test_a_home_report_with_one_bad_unit_changes_none(seeded: Sessions) -> None:
