@@ -209,6 +209,9 @@ def load_offer(
     """An offer the actor may read and its request (the request locked first with `lock`)."""
     statement = select(Offer).where(Offer.id == offer_id, offers_visible(actor))
     offer = _one_in_scope(session, statement, "offer", offer_id)
+    # PostgreSQL: lock the request, then read the offer again under that lock. SQLite's
+    # BEGIN IMMEDIATE already serialises writers: nothing read here can have changed.
+    lock = lock and session.get_bind().dialect.name == "postgresql"
     request = session.get(
         PlacementRequest, offer.request_id, with_for_update=lock, populate_existing=lock
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import solver
@@ -203,6 +203,17 @@ def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Sn
         )
 
 
+# What `_still_valid` compares: the requests still waiting, and the units of open homes.
+WAITING_VERSIONS = select(PlacementRequest.id, PlacementRequest.updated_at).where(
+    PlacementRequest.id.in_(bindparam("ids", expanding=True)), PlacementRequest.status == "waiting"
+)
+OPEN_UNIT_VERSIONS = (
+    select(Unit.id, Unit.version)
+    .join(Provider)
+    .where(Unit.id.in_(bindparam("ids", expanding=True)), Provider.status != "closed")
+)
+
+
 def _still_valid(session: Session, snapshot: _Snapshot, assignments: list[dict[str, Any]]
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
     """Split proposals into those still valid and those whose request or unit changed.
@@ -213,22 +224,11 @@ def _still_valid(session: Session, snapshot: _Snapshot, assignments: list[dict[s
     """
     if not assignments:
         return [], []
-    request_ids = [a["child_id"] for a in assignments]
-    unit_ids = sorted({a["unit_id"] for a in assignments})
-    requests_now = dict(
-        session.execute(
-            select(PlacementRequest.id, PlacementRequest.updated_at).where(
-                PlacementRequest.id.in_(request_ids), PlacementRequest.status == "waiting"
-            )
-        ).all()
-    )
-    units_now = dict(
-        session.execute(
-            select(Unit.id, Unit.version)
-            .join(Provider)
-            .where(Unit.id.in_(unit_ids), Provider.status != "closed")
-        ).all()
-    )
+    connection = session.connection()
+    ids = {"ids": [a["child_id"] for a in assignments]}
+    requests_now = dict(connection.execute(WAITING_VERSIONS, ids).all())
+    unit_ids = {"ids": sorted({a["unit_id"] for a in assignments})}
+    units_now = dict(connection.execute(OPEN_UNIT_VERSIONS, unit_ids).all())
     kept: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
     for assignment in assignments:
