@@ -56,19 +56,8 @@ def record(
     note: str | None = None,
 ) -> None:
     """Add an audit event to the caller's transaction."""
-    session.add(
-        AuditEvent(
-            at=at,
-            actor_label=actor.label,
-            actor_role=actor.role,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            before=before,
-            after=after,
-            note=note,
-        )
-    )
+    row = event(actor, action, object_type, object_id, at=at, before=before, after=after, note=note)
+    session.add(AuditEvent(**row))
 
 
 def event(
