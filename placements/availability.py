@@ -7,7 +7,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Final, Literal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import RowMapping, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -216,15 +216,8 @@ def report_home(
                 raise NotFound(f"unit {unit_id!r} does not exist")
             actor.require_provider(unit.provider_id)
             values, before = _checked(unit, actor, change, now)
-            try:
-                won = connection.execute(UPDATE_UNIT, values).one_or_none()
-            except IntegrityError as error:
-                raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
-            if won is None:
-                raise PreconditionFailed(
-                    f"unit {unit_id} was changed by someone else; fetch and retry"
-                )
-            written = SimpleNamespace(**{**unit._mapping, **won._mapping})
+            won = _write(session, unit_id, values, None)
+            written = SimpleNamespace(**{**unit._mapping, **won})
             history.append(_change_row(written, by=actor.label, cause="provider_update", at=now))
             events.append(audit.event(actor, "availability.update", "unit", unit_id, at=now,
                                       before=before, after=snapshot(written)))  # fmt: skip
@@ -305,6 +298,23 @@ UPDATE_UNIT = (
 UPDATE_UNIT_AT_VERSION = UPDATE_UNIT.where(Unit.version.in_(bindparam("versions", expanding=True)))
 
 
+def _write(session: Session, unit_id: str, values: dict[str, Any],
+           accepted: frozenset[int] | None) -> RowMapping:  # fmt: skip
+    """Run `UPDATE_UNIT` (at one of the `accepted` versions, if given) and return the columns
+    written; Conflict if the counts break the table's check, PreconditionFailed if the unit
+    changed first."""
+    statement = UPDATE_UNIT
+    if accepted is not None:
+        statement, values = UPDATE_UNIT_AT_VERSION, {**values, "versions": sorted(accepted)}
+    try:
+        won = session.connection().execute(statement, values).one_or_none()
+    except IntegrityError as error:
+        raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
+    if won is None:
+        raise PreconditionFailed(f"unit {unit_id} was changed by someone else; fetch and retry")
+    return won._mapping
+
+
 def _update_unit(
     session: Session,
     actor: Actor,
@@ -323,17 +333,9 @@ def _update_unit(
             f"unit {unit_id} has changed (version {unit.version}); fetch it and retry"
         )
     values, before = _checked(unit, actor, change, now)
-    statement = UPDATE_UNIT
-    if accepted is not None:
-        statement, values["versions"] = UPDATE_UNIT_AT_VERSION, sorted(accepted)
-    try:
-        won = session.connection().execute(statement, values).one_or_none()
-    except IntegrityError as error:
-        raise Conflict(f"unit {unit_id}: the counts break the bed invariant") from error
-    if won is None:
-        raise PreconditionFailed(f"unit {unit_id} was changed by someone else; fetch and retry")
+    won = _write(session, unit_id, values, accepted)
     # The row as written refreshes the unit held in the session (as loaded, not as a change).
-    for key, value in won._mapping.items():
+    for key, value in won.items():
         set_committed_value(unit, key, value)
     record_change(session, unit, by=actor.label, cause="provider_update", at=now)
     audit.record(

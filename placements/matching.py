@@ -105,10 +105,9 @@ class _Snapshot:
     """What a batch run read: the matcher's problem and what each proposal depends on."""
 
     problem: solver.Problem
-    names: dict[str, UnitName]
     request_versions: dict[str, datetime]
     unit_versions: dict[str, int]
-    state: LiveState
+    state: LiveState  # the units' names, the units, the history and the homes, as read
     kinds: set[Segment]
 
 
@@ -174,7 +173,7 @@ def _record(session: Session, actor: Actor, snapshot: _Snapshot, solution: solve
         placed=len(kept), placed_bound=solution.placed_bound,
         score=solution.score - sum(d["score"] for d in dropped),
         score_bound=solution.score_bound, solve_seconds=solution.solve_seconds,
-        proposals=[_named(snapshot.names.get(a["unit_id"]), a) for a in kept],
+        proposals=[_named(snapshot.state[0].get(a["unit_id"]), a) for a in kept],
         unplaced=list(result["unplaced"]) + [_changed(d) for d in dropped],
     )  # fmt: skip
     session.add(run)
@@ -195,7 +194,6 @@ def _read_snapshot(sessions: Sessions, settings: Settings, now: datetime) -> _Sn
         names = {u.id: UnitName(u.name, u.provider_name) for u in rows}
         return _Snapshot(
             problem(units, children, settings),
-            names,
             {r.id: r.updated_at for r in waiting},
             {u.id: u.version for u in rows},
             (names, units, history, providers),
