@@ -12,7 +12,7 @@ Two questions, asked in this order:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import TypeVar
@@ -196,6 +196,21 @@ def load_request(
 ) -> PlacementRequest:
     """A request the actor may read (locked until the transaction ends with `lock`)."""
     return _request_in(session, request_id, requests_visible(actor), lock=lock)
+
+
+def load_requests(session: Session, actor: Actor, request_ids: Sequence[str], *,
+                  lock: bool = False) -> dict[str, PlacementRequest]:  # fmt: skip
+    """The requests among `request_ids` the actor may read, by id (locked, in id order, until
+    the transaction ends with `lock`); an id outside the actor's scope is left out, as one that
+    names nothing."""
+    statement = (
+        select(PlacementRequest)
+        .where(PlacementRequest.id.in_(request_ids), requests_visible(actor))
+        .order_by(PlacementRequest.id)
+    )
+    if lock:  # as `_request_in`
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return {request.id: request for request in session.scalars(statement)}
 
 
 def load_admissible_request(session: Session, actor: Actor, request_id: str) -> PlacementRequest:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 import solver
@@ -23,6 +23,7 @@ from placements.errors import (
     InvalidInput,
     InvalidTransition,
     NoBedLeft,
+    NotFound,
     PlacementsError,
 )
 from placements.ids import new_id
@@ -130,8 +131,11 @@ def create_offers(
     """Offer a waiting or offered request to chosen units, or to its top k eligible units."""
     access.require(actor, "requests.offer")
     with sessions.begin() as session:
-        return _offer(session, actor, request_id, choice, Ranker(session, settings, now),
-                      now=now, run_id=run_id)  # fmt: skip
+        ranker = Ranker(session, settings, now)
+        [made] = offer_each(session, actor, [(request_id, choice)], ranker, now=now, run_id=run_id)
+        if isinstance(made, PlacementsError):
+            raise made
+        return made
 
 
 def create_offers_many(
@@ -147,7 +151,7 @@ def create_offers_many(
     the live state (offers reserve nothing, so it does not change between them).
 
     Each request's result is its offers or the error that refused it; a refused request writes
-    nothing (a savepoint each).
+    nothing.
     """
     access.require(actor, "requests.offer")
     with sessions.begin() as session:
@@ -158,43 +162,62 @@ def create_offers_many(
 def offer_each(session: Session, actor: Actor, choices: Sequence[tuple[str, OfferChoice]],
                ranker: Ranker, *, now: datetime, run_id: str | None = None
                ) -> list[list[OfferView] | PlacementsError]:  # fmt: skip
-    """`create_offers_many` within the caller's transaction, ranking on `ranker`'s state."""
+    """`create_offers_many` within the caller's transaction, ranking on `ranker`'s state.
+
+    The requests (locked) and their pending offers are read once for all; each request is checked
+    in full before anything of it is written, so a refused one writes nothing and needs no
+    savepoint; what is written is flushed once, at the end.
+    """
+    ids = sorted({request_id for request_id, _ in choices})
+    requests = access.load_requests(session, actor, ids, lock=True)
+    pending: dict[str, set[str]] = {request_id: set() for request_id in ids}
+    for request_id, unit_id in session.execute(PENDING_UNITS, {"ids": ids}):
+        pending[request_id].add(unit_id)
     results: list[list[OfferView] | PlacementsError] = []
     for request_id, choice in choices:
         try:
-            with session.begin_nested():
-                results.append(_offer(session, actor, request_id, choice, ranker, now=now,
-                                      run_id=run_id))  # fmt: skip
+            request = requests.get(request_id)
+            if request is None:
+                raise NotFound(f"request {request_id!r} does not exist")
+            results.append(_offer(session, actor, request, choice, ranker, pending[request_id],
+                                  now=now, run_id=run_id))  # fmt: skip
         except Busy:
             raise
         except PlacementsError as refused:
             results.append(refused)
+    session.flush()
     return results
 
 
-def _offer(session: Session, actor: Actor, request_id: str, choice: OfferChoice,
-           ranker: Ranker, *, now: datetime, run_id: str | None) -> list[OfferView]:  # fmt: skip
-    request = access.load_request(session, actor, request_id, lock=True)
+# The units a request's pending offers are for, for several requests at once.
+PENDING_UNITS = select(Offer.request_id, Offer.unit_id).where(
+    Offer.request_id.in_(bindparam("ids", expanding=True)), Offer.status == "pending"
+)
+
+
+def _offer(session: Session, actor: Actor, request: PlacementRequest, choice: OfferChoice,
+           ranker: Ranker, pending: set[str], *, now: datetime, run_id: str | None
+           ) -> list[OfferView]:  # fmt: skip
+    """Offer one request (loaded and locked) to its chosen units; `pending` is the units it has
+    a pending offer from, and gains the new ones. Every refusal is raised before any write."""
     if request.status not in OFFERABLE:
-        raise InvalidTransition(f"request {request_id} is {request.status}; cannot offer it")
+        raise InvalidTransition(f"request {request.id} is {request.status}; cannot offer it")
+    chosen = _chosen(ranker.rank(request), choice, pending)
     access.audit_read_in(session, actor, request, now)
-    pending = set(session.scalars(
-        select(Offer.unit_id).where(Offer.request_id == request_id, Offer.status == "pending")
-    ))  # fmt: skip
     created = []
-    for option in _chosen(ranker.rank(request), choice, pending):
+    for option in chosen:
         offer = Offer(
-            id=new_id("OFF"), request_id=request_id, unit_id=option.unit_id,
+            id=new_id("OFF"), request_id=request.id, unit_id=option.unit_id,
             provider_id=option.provider_id, status="pending", score=option.score,
             created_at=now, created_by=actor.label,
             expires_at=now + timedelta(hours=ranker.settings.offer_hours), matching_run_id=run_id,
         )  # fmt: skip
         session.add(offer)
         audit.record(session, actor, "offer.create", "offer", offer.id, at=now,
-                     after={"request_id": request_id, "unit_id": option.unit_id})  # fmt: skip
+                     after={"request_id": request.id, "unit_id": option.unit_id})  # fmt: skip
         created.append(offer)
+        pending.add(option.unit_id)
     request.status = "offered"
-    session.flush()
     return [view_of(session, o, request) for o in created]
 
 

@@ -176,7 +176,7 @@ def test_offers_for_several_requests_refuse_one_without_touching_the_others(
     good = requests.create(seeded, SOUTHWARK, welfare_facts("BR-3"), now=NOW)
     gone = requests.create(seeded, SOUTHWARK, welfare_facts("BR-4"), now=NOW)
     requests.withdraw(seeded, SOUTHWARK, gone.id, now=NOW)
-    # No unit takes a 9-year-old: refused after its read was audited, which the savepoint undoes.
+    # No unit takes a 9-year-old: refused before its read is audited, so nothing is written.
     young = requests.create(
         seeded, SOUTHWARK, welfare_facts("BR-6", age=9, under_13_approval="SoS-2"), now=NOW
     )
@@ -184,16 +184,27 @@ def test_offers_for_several_requests_refuse_one_without_touching_the_others(
         events = session.query(AuditEvent).count()
     made = offers.create_offers_many(
         seeded, ADMIN, [(gone.id, offers.OfferChoice(top=2)), (young.id, offers.OfferChoice(top=2)),
-         (good.id, offers.OfferChoice(top=2))],
+         (good.id, offers.OfferChoice(top=2)), ("REQ-NONE", offers.OfferChoice(top=2))],
         settings=SETTINGS, now=NOW,
     )  # fmt: skip
     with seeded.read() as session:
         # The good request's read (outside the admin's authority) and its two offers; nothing
-        # of the refused one is left.
+        # of the refused ones is left.
         assert session.query(AuditEvent).count() - events == 1 + 2
     assert isinstance(made[0], InvalidTransition)
     assert isinstance(made[1], InvalidInput)
     assert isinstance(made[2], list) and len(made[2]) == 2
+    assert isinstance(made[3], NotFound)
+    # A request named twice: the second sees the first's offers as pending.
+    twice = requests.create(seeded, SOUTHWARK, welfare_facts("BR-7"), now=NOW)
+    first, again = offers.create_offers_many(
+        seeded, ADMIN, [(twice.id, offers.OfferChoice(top=1)),
+         (twice.id, offers.OfferChoice(unit_ids=(made[2][0].unit_id, made[2][1].unit_id)))],
+        settings=SETTINGS, now=NOW,
+    )  # fmt: skip
+    assert isinstance(first, list) and len(first) == 1
+    assert isinstance(again, InvalidInput)
+    assert again.errors == {first[0].unit_id: ["already_offered"]}
     alone = offers.create_offers(
         seeded, ADMIN, requests.create(seeded, SOUTHWARK, welfare_facts("BR-5"), now=NOW).id,
         offers.OfferChoice(top=2), settings=SETTINGS, now=NOW,
