@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 import solver
@@ -167,19 +167,22 @@ def _record(session: Session, actor: Actor, snapshot: _Snapshot, solution: solve
     """Write the run: the proposals still valid, the others as unplaced with why."""
     result = solver.solution_to_dict(solution)
     kept, dropped = _still_valid(session, snapshot, result["assignments"])
-    run = MatchingRun(
-        id=new_id("RUN"), created_at=now, created_by=actor.label,
-        status=solution.status if not dropped else "feasible",
-        placed=len(kept), placed_bound=solution.placed_bound,
-        score=solution.score - sum(d["score"] for d in dropped),
-        score_bound=solution.score_bound, solve_seconds=solution.solve_seconds,
-        proposals=[_named(snapshot.state[0].get(a["unit_id"]), a) for a in kept],
-        unplaced=list(result["unplaced"]) + [_changed(d) for d in dropped],
-    )  # fmt: skip
-    session.add(run)
+    row = {
+        "id": new_id("RUN"), "created_at": now, "created_by": actor.label,
+        "status": solution.status if not dropped else "feasible",
+        "placed": len(kept), "placed_bound": solution.placed_bound,
+        "score": solution.score - sum(d["score"] for d in dropped),
+        "score_bound": solution.score_bound, "solve_seconds": solution.solve_seconds,
+        "proposals": [_named(snapshot.state[0].get(a["unit_id"]), a) for a in kept],
+        "unplaced": list(result["unplaced"]) + [_changed(d) for d in dropped],
+    }  # fmt: skip
+    # Written as a row, with its audit event: no object for the session to flush.
+    session.connection().execute(insert(MatchingRun), [row])
+    run = MatchingRun(**row)
     after = {"placed": run.placed, "waiting": len(snapshot.problem.children),
              "changed_during_run": len(dropped)}  # fmt: skip
-    audit.record(session, actor, "matching.run", "matching_run", run.id, at=now, after=after)
+    audit.record_all(session, [audit.event(actor, "matching.run", "matching_run", run.id, at=now,
+                                           after=after)])  # fmt: skip
     return run
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import solver
 from placements import acceptance, access, audit
@@ -166,13 +167,15 @@ def offer_each(session: Session, actor: Actor, choices: Sequence[tuple[str, Offe
 
     The requests (locked) and their pending offers are read once for all; each request is checked
     in full before anything of it is written, so a refused one writes nothing and needs no
-    savepoint; what is written is flushed once, at the end.
+    savepoint; the offers, their audit events and the requests' new status are written at the
+    end, a statement each.
     """
     ids = sorted({request_id for request_id, _ in choices})
     requests = access.load_requests(session, actor, ids, lock=True)
     pending: dict[str, set[str]] = {request_id: set() for request_id in ids}
     for request_id, unit_id in session.execute(PENDING_UNITS, {"ids": ids}):
         pending[request_id].add(unit_id)
+    writes = _Writes([], [], set())
     results: list[list[OfferView] | PlacementsError] = []
     for request_id, choice in choices:
         try:
@@ -180,44 +183,71 @@ def offer_each(session: Session, actor: Actor, choices: Sequence[tuple[str, Offe
             if request is None:
                 raise NotFound(f"request {request_id!r} does not exist")
             results.append(_offer(session, actor, request, choice, ranker, pending[request_id],
-                                  now=now, run_id=run_id))  # fmt: skip
+                                  writes, now=now, run_id=run_id))  # fmt: skip
         except Busy:
             raise
         except PlacementsError as refused:
             results.append(refused)
-    session.flush()
+    connection = session.connection()
+    if writes.offers:
+        connection.execute(insert(Offer), writes.offers)
+    audit.record_all(session, writes.events)
+    if writes.offered:
+        connection.execute(OFFERED, {"ids": sorted(writes.offered)})
     return results
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """What `offer_each` writes once every request is checked: offer rows, audit events, and
+    the requests offered."""
+
+    offers: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    offered: set[str]
 
 
 # The units a request's pending offers are for, for several requests at once.
 PENDING_UNITS = select(Offer.request_id, Offer.unit_id).where(
     Offer.request_id.in_(bindparam("ids", expanding=True)), Offer.status == "pending"
 )
+OFFERED = (
+    update(PlacementRequest)
+    .where(PlacementRequest.id.in_(bindparam("ids", expanding=True)))
+    .values(status="offered")
+)
 
 
 def _offer(session: Session, actor: Actor, request: PlacementRequest, choice: OfferChoice,
-           ranker: Ranker, pending: set[str], *, now: datetime, run_id: str | None
-           ) -> list[OfferView]:  # fmt: skip
-    """Offer one request (loaded and locked) to its chosen units; `pending` is the units it has
-    a pending offer from, and gains the new ones. Every refusal is raised before any write."""
+           ranker: Ranker, pending: set[str], writes: _Writes, *, now: datetime,
+           run_id: str | None) -> list[OfferView]:  # fmt: skip
+    """Offer one request (loaded and locked) to its chosen units, adding what to write to
+    `writes`; `pending` is the units it has a pending offer from, and gains the new ones. Every
+    refusal is raised before anything is added."""
     if request.status not in OFFERABLE:
         raise InvalidTransition(f"request {request.id} is {request.status}; cannot offer it")
     chosen = _chosen(ranker.rank(request), choice, pending)
-    access.audit_read_in(session, actor, request, now)
+    if access.outside(actor, request.authority_id):  # the read is audited, as `audit_read_in`
+        writes.events.append(audit.event(actor, "request.read", "request", request.id, at=now))
     created = []
     for option in chosen:
-        offer = Offer(
-            id=new_id("OFF"), request_id=request.id, unit_id=option.unit_id,
-            provider_id=option.provider_id, status="pending", score=option.score,
-            created_at=now, created_by=actor.label,
-            expires_at=now + timedelta(hours=ranker.settings.offer_hours), matching_run_id=run_id,
-        )  # fmt: skip
-        session.add(offer)
-        audit.record(session, actor, "offer.create", "offer", offer.id, at=now,
-                     after={"request_id": request.id, "unit_id": option.unit_id})  # fmt: skip
-        created.append(offer)
+        offer_id = new_id("OFF")
+        row = {
+            "id": offer_id, "request_id": request.id, "unit_id": option.unit_id,
+            "provider_id": option.provider_id, "status": "pending", "score": option.score,
+            "created_at": now, "created_by": actor.label,
+            "expires_at": now + timedelta(hours=ranker.settings.offer_hours),
+            "matching_run_id": run_id,
+        }  # fmt: skip
+        writes.offers.append(row)
+        writes.events.append(audit.event(actor, "offer.create", "offer", offer_id, at=now,
+                                         after={"request_id": request.id,
+                                                "unit_id": option.unit_id}))  # fmt: skip
+        created.append(Offer(**row))
         pending.add(option.unit_id)
-    request.status = "offered"
+    # Written with the others by `OFFERED`; the loaded request says so already.
+    set_committed_value(request, "status", "offered")
+    writes.offered.add(request.id)
     return [view_of(session, o, request) for o in created]
 
 
@@ -296,7 +326,7 @@ def accept(sessions: Sessions, actor: Actor, offer_id: str, *, settings: Setting
 def _check_mix(
     session: Session, request: PlacementRequest, unit_id: str, settings: Settings
 ) -> None:
-    unit = live_unit(session, unit_id)
+    unit = live_unit(session.connection(), unit_id)
     if unit is None:
         raise Conflict(f"unit {unit_id} is no longer open")
     for a, b in settings.incompatible_flags:
