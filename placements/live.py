@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, union_all
+from sqlalchemy import Connection, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 import solver
@@ -112,13 +112,14 @@ def live_unit_names(session: Session) -> tuple[dict[str, UnitName], list[solver.
     return {r.id: UnitName(r.name, r.provider_name) for r in rows}, units
 
 
-def live_unit(session: Session, unit_id: str) -> solver.Unit | None:
+def live_unit(connection: Connection, unit_id: str) -> solver.Unit | None:
     """One unit of an open home as the matcher sees it (None if there is none): what
-    `live_unit_names` gives for it, read for that unit alone."""
-    row = session.connection().execute(LIVE_UNIT, {"unit_id": unit_id}).first()
+    `live_unit_names` gives for it, read for that unit alone (on a session's connection or a
+    bare one, `Sessions.read_rows`)."""
+    row = connection.execute(LIVE_UNIT, {"unit_id": unit_id}).first()
     if row is None:
         return None
-    placed = session.connection().execute(CHILDREN_OF_UNIT, {"unit_id": unit_id})
+    placed = connection.execute(CHILDREN_OF_UNIT, {"unit_id": unit_id})
     return _solver_unit(LiveUnit._make(row), [(b, f) for b, f in placed])
 
 

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import simpy
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from placements import admissions, availability, jobs, meetings, offers, requests, reviews
 from placements.auth import SYSTEM, Actor
@@ -38,6 +38,10 @@ Process = Generator[simpy.Event, Any, Any]
 UNFINISHED = ("waiting", "offered")
 # A sentence's order is recorded as lasting well beyond the stay (the stay ends it).
 SENTENCE_MARGIN = timedelta(days=30)
+
+
+# What the world reads of a request after an offer of it ends: whether it waits again.
+REQUEST_STATUS = select(PlacementRequest.status).where(PlacementRequest.id == bindparam("id"))
 
 
 class Policy(Protocol):
@@ -335,8 +339,8 @@ class World:
 
     def _mix_conflict(self, child: Arrival, unit_id: str) -> bool:
         """Whether the unit holds a child this one must not meet (the home knows its own)."""
-        with self.sessions.read() as session:
-            unit = live_unit(session, unit_id)
+        with self.sessions.read_rows() as connection:
+            unit = live_unit(connection, unit_id)
         if unit is None:
             return False
         present = set().union(*unit.resident_flags) if unit.resident_flags else set()
@@ -359,10 +363,8 @@ class World:
             self.policy.reopened(self, record.child)
 
     def _status(self, request_id: str) -> str:
-        with self.sessions.read() as session:
-            row = session.get(PlacementRequest, request_id)
-            assert row is not None
-            return row.status
+        with self.sessions.read_rows() as connection:
+            return str(connection.execute(REQUEST_STATUS, {"id": request_id}).scalar_one())
 
     def _accepted(self, record: ChildRecord, offer: OfferView) -> None:
         record.status, record.unit_id = "reserved", offer.unit_id

@@ -61,8 +61,8 @@ def test_one_live_unit_read_alone_is_that_unit_of_the_whole_read(seeded: Session
             admissions.admit(seeded, SOUTHWARK, made.id, NOW, now=NOW)
     with seeded.read() as session:
         _, units = live_unit_names(session)
-        alone = [live_unit(session, u.id) for u in units]
-        assert live_unit(session, "no-such-home/unit") is None
+        alone = [live_unit(session.connection(), u.id) for u in units]
+        assert live_unit(session.connection(), "no-such-home/unit") is None
     assert alone == units
     mine = next(u for u in units if u.id == unit_id)
     assert {"cse_victim", "absconding_risk"} <= set().union(*mine.resident_flags)
