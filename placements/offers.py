@@ -86,15 +86,25 @@ def child_facts(request: PlacementRequest) -> dict[str, Any]:
 
 def view_of(session: Session, offer: Offer, request: PlacementRequest) -> OfferView:
     """Describe an offer, naming the placing authority (never the child's case reference)."""
-    authority = session.get(LocalAuthority, request.authority_id)
+    names = session.info.setdefault("authority_names", {})  # one read per authority a session
+    if request.authority_id not in names:
+        names[request.authority_id] = (
+            session.connection()
+            .execute(AUTHORITY_NAME, {"id": request.authority_id})
+            .scalar_one_or_none()
+        )
+    name = names[request.authority_id]
     return OfferView(
         offer.id, offer.request_id, offer.unit_id, offer.provider_id, offer.status, offer.score,
         offer.created_at, offer.expires_at, offer.answered_at, offer.decline_reason,
         offer.decline_note, offer.matching_run_id, offer.cancel_reason, offer.cancel_detail,
         offer.released_at, offer.release_reason, offer.release_note,
-        {"id": request.authority_id, "name": authority.name if authority else request.authority_id},
+        {"id": request.authority_id, "name": name or request.authority_id},
         child_facts(request),
     )  # fmt: skip
+
+
+AUTHORITY_NAME = select(LocalAuthority.name).where(LocalAuthority.id == bindparam("id"))
 
 
 def _chosen(ranking: solver.Ranking, choice: OfferChoice, already: set[str]) -> list[solver.Option]:
@@ -347,7 +357,7 @@ def decline(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
         if offer.provider_id not in request.declined_by:
             request.declined_by = [*request.declined_by, offer.provider_id]
         acceptance.count_answer(session, offer.provider_id, segment_of(request), declined=1)
-        _reopen_if_unanswered(session, request)
+        _reopen_if_unanswered(session, request, [offer.id])
         audit.record(session, actor, "offer.decline", "offer", offer.id, at=now,
                      before={"status": "pending"},
                      after={"status": "declined", "reason": reason})  # fmt: skip
@@ -386,13 +396,31 @@ def release(sessions: Sessions, actor: Actor, offer_id: str, reason: str, note: 
         return view_of(session, offer, request)
 
 
-def _reopen_if_unanswered(session: Session, request: PlacementRequest) -> None:
-    session.flush()
-    left = session.scalars(
-        select(Offer.id).where(Offer.request_id == request.id, Offer.status == "pending")
-    ).first()
-    if left is None and request.status == "offered":
+def _reopen_if_unanswered(session: Session, request: PlacementRequest,
+                          ended: Sequence[str]) -> None:  # fmt: skip
+    """The request waits again if it was offered and no offer of it but the `ended` ones (changed
+    in this session, perhaps not yet flushed) is pending."""
+    if request.status != "offered":
+        return
+    left = (
+        session.connection()
+        .execute(OTHER_PENDING, {"request_id": request.id, "ended": list(ended)})
+        .first()
+    )
+    if left is None:
         request.status = "waiting"
+
+
+# A pending offer of a request other than those just ended, if any.
+OTHER_PENDING = (
+    select(Offer.id)
+    .where(
+        Offer.request_id == bindparam("request_id"),
+        Offer.status == "pending",
+        Offer.id.not_in(bindparam("ended", expanding=True)),
+    )
+    .limit(1)
+)
 
 
 def expire_offers(sessions: Sessions, *, now: datetime) -> int:
@@ -413,5 +441,5 @@ def expire_offers(sessions: Sessions, *, now: datetime) -> int:
                 offer.status, offer.answered_at, offer.answered_by = "expired", now, SYSTEM.label
                 audit.record(session, SYSTEM, "offer.expire", "offer", offer.id, at=now)
             expired += len(offers)
-            _reopen_if_unanswered(session, request)
+            _reopen_if_unanswered(session, request, [offer.id for offer in offers])
         return expired

@@ -119,6 +119,36 @@ def test_expired_offers_put_the_request_back_to_waiting(seeded: Sessions) -> Non
     assert requests.get(seeded, ADMIN, offer.request_id, now=NOW).status == "waiting"
 
 
+def test_a_request_waits_again_only_when_its_last_pending_offer_ends(seeded: Sessions) -> None:
+    set_free_beds(seeded, CLARE, 2, now=NOW)
+    set_free_beds(seeded, UNIT, 2, now=NOW)
+    request = requests.create(seeded, SOUTHWARK, welfare_facts("SWK-9"), now=NOW)
+    first, _ = offers.create_offers(
+        seeded, SOUTHWARK, request.id, offers.OfferChoice(unit_ids=(CLARE, UNIT)),
+        settings=SETTINGS, now=NOW,
+    )  # fmt: skip
+    offers.decline(seeded, provider("clare-lodge"), first.id, "no_bed", None, now=NOW)
+    assert requests.get(seeded, SOUTHWARK, request.id, now=NOW).status == "offered"
+    # The second offer ends by expiry: nothing is pending, so the request waits again.
+    assert offers.expire_offers(seeded, now=NOW + timedelta(hours=4, seconds=1)) == 1
+    assert requests.get(seeded, SOUTHWARK, request.id, now=NOW).status == "waiting"
+    # Offered again to two units, one offer expires while the other is still pending: still
+    # offered.
+    set_free_beds(seeded, "lansdowne/1", 2, now=NOW)
+    later = NOW + timedelta(hours=5)
+    [again] = offers.create_offers(
+        seeded, SOUTHWARK, request.id, offers.OfferChoice(unit_ids=(UNIT,)),
+        settings=SETTINGS, now=later,
+    )  # fmt: skip
+    offers.create_offers(
+        seeded, SOUTHWARK, request.id, offers.OfferChoice(unit_ids=("lansdowne/1",)),
+        settings=SETTINGS, now=later + timedelta(hours=2),
+    )  # fmt: skip
+    assert offers.expire_offers(seeded, now=later + timedelta(hours=4, seconds=1)) == 1
+    assert offers.get_offer(seeded, ADMIN, again.id, now=later).status == "expired"
+    assert requests.get(seeded, SOUTHWARK, request.id, now=later).status == "offered"
+
+
 def test_a_director_sees_only_their_own_authoritys_requests(seeded: Sessions) -> None:
     mine = requests.create(seeded, SURREY, welfare_facts("SUR-1"), now=NOW)
     with pytest.raises(NotFound):
