@@ -180,6 +180,8 @@ def offer_each(session: Session, actor: Actor, choices: Sequence[tuple[str, Offe
     savepoint; the offers, their audit events and the requests' new status are written at the
     end, a statement each.
     """
+    if not choices:
+        return []
     ids = sorted({request_id for request_id, _ in choices})
     requests = access.load_requests(session, actor, ids, lock=True)
     pending: dict[str, set[str]] = {request_id: set() for request_id in ids}
