@@ -176,7 +176,7 @@ def _without_eligible_unit(session: Session, units: list[solver.Unit], request_i
     # Eligibility is the hard rules alone: no acceptance history is needed.
     children = [child_of(r, NO_ANSWERS, (), now=now) for r in requests]
     matched = problem(units, children, settings)
-    return [c.id for c in children if not solver.has_option(matched, c.id)]
+    return list(solver.without_option(matched))
 
 
 # Review panels with their members, one row per member (none for a panel without members).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,21 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        """On SQLite, the stored text parsed straight to an aware UTC datetime: one call a value
+        instead of the parse and `process_result_value` in turn (the same values, in less time;
+        timestamps are read by the hundred thousand in a simulated year)."""
+        if dialect.name == "sqlite":
+            return _utc_from_text
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_text(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

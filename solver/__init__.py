@@ -21,7 +21,7 @@ from solver.model import (
     Unplaced,
     Weights,
 )
-from solver.rank import has_option, rank
+from solver.rank import has_option, rank, without_option
 from solver.rules import eligibility
 
 __all__ = [
@@ -45,4 +45,5 @@ __all__ = [
     "rank",
     "ranking_to_dict",
     "solution_to_dict",
+    "without_option",
 ]

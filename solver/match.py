@@ -44,7 +44,7 @@ from solver.rules import (
     BoolArray,
     FloatArray,
     IntArray,
-    child_reasons,
+    children_reasons,
     distances_km,
     estate,
     flags_conflict,
@@ -886,16 +886,13 @@ def unplaced(problem: Problem, pairs: Pairs, chosen: BoolArray) -> tuple[Unplace
     members: dict[int, list[int]] = {}
     for c, u in zip(pairs.child[chosen].tolist(), pairs.unit[chosen].tolist(), strict=True):
         members.setdefault(u, []).append(c)
-    places = estate(problem)
     starts = np.searchsorted(pairs.child, np.arange(len(problem.children) + 1))
+    counted = _ruled_out(problem, np.flatnonzero(~has_pairs).tolist())
     result = []
     for c in np.flatnonzero(~placed).tolist():
         child = problem.children[c]
         if not has_pairs[c]:
-            mask = child_reasons(child, places, distances_km(child.lat, child.lon, places))
-            # How many units each reason rules out: every reason's bit counted at once.
-            counts = ((mask[:, None] >> REASON_SHIFTS) & 1).sum(axis=0).tolist()
-            ruled_out = zip(REASONS, counts, strict=True)
+            ruled_out = zip(REASONS, counted[c], strict=True)
             reasons = {"no_eligible_unit": {r: n for r, n in ruled_out if n}}
         else:
             units = pairs.unit[starts[c] : starts[c + 1]].tolist()
@@ -909,3 +906,16 @@ def unplaced(problem: Problem, pairs: Pairs, chosen: BoolArray) -> tuple[Unplace
             }
         result.append(Unplaced(child_id=child.id, reasons=reasons))
     return tuple(result)
+
+
+def _ruled_out(problem: Problem, children: list[int]) -> dict[int, list[int]]:
+    """For each of these children (by index), how many units each reason rules out."""
+    if not children:
+        return {}
+    places = estate(problem)
+    chosen = [problem.children[c] for c in children]
+    distance = np.stack([distances_km(child.lat, child.lon, places) for child in chosen])
+    masks = children_reasons(chosen, places, distance)
+    # Every reason's bit of every unit counted at once, for all the children.
+    counts = ((masks[:, :, None] >> REASON_SHIFTS) & 1).sum(axis=1).tolist()
+    return dict(zip(children, counts, strict=True))

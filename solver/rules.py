@@ -240,29 +240,49 @@ def distances_km(lat: float, lon: float, places: Estate) -> FloatArray:
 
 def child_reasons(child: Child, places: Estate, distance: FloatArray) -> MaskArray:
     """Return one reason mask per unit for a child, given the child's distances to the units."""
-    mask = np.where(places.free_beds < 1, BIT["no_free_bed"], 0).astype(np.uint16)
-    sex_bit = 1 if child.sex == "F" else 2
+    row: MaskArray = children_reasons([child], places, distance[None, :])[0]
+    return row
+
+
+def children_reasons(children: Sequence[Child], places: Estate, distance: FloatArray) -> MaskArray:
+    """`child_reasons` for several children at once: a row of unit masks per child, given a row
+    of distances per child (the rules every child has are applied to all rows together)."""
+    shape = (len(children), len(places.free_beds))
+    mask = np.zeros(shape, dtype=np.uint16)
+    if not children:
+        return mask
+    mask |= np.where(places.free_beds < 1, BIT["no_free_bed"], 0).astype(np.uint16)
+    sex_bit = np.array([1 if child.sex == "F" else 2 for child in children], np.int64)[:, None]
     mask |= np.where(places.sex_bits & sex_bit, 0, BIT["sex"]).astype(np.uint16)
-    outside = (child.age < places.min_age) | (child.age > places.max_age)
+    age = np.array([child.age for child in children], np.int64)[:, None]
+    outside = (age < places.min_age) | (age > places.max_age)
     mask |= np.where(outside, BIT["age"], 0).astype(np.uint16)
-    wrong = places.designation == (1 if child.legal_basis == "welfare" else 0)
+    barred = np.array([1 if child.legal_basis == "welfare" else 0 for child in children])
+    wrong = places.designation == barred[:, None]
     mask |= np.where(wrong, BIT["designation"], 0).astype(np.uint16)
+    for i, child in enumerate(children):
+        _own_reasons(child, places, distance[i], mask[i])
+    return mask
+
+
+def _own_reasons(child: Child, places: Estate, distance: FloatArray, row: MaskArray) -> None:
+    """Add to a child's row of masks (in place) the rules that depend on its own lists and
+    limits, given its distances to the units."""
     if child.needs:
-        mask |= np.where(_lacks_needs(child, places), BIT["needs"], 0).astype(np.uint16)
+        row |= np.where(_lacks_needs(child, places), BIT["needs"], 0).astype(np.uint16)
     for provider in child.declined_by:
         units = places.provider_units.get(provider)
         if units is not None:
-            mask[units] |= np.uint16(BIT["declined"])
+            row[units] |= np.uint16(BIT["declined"])
     if child.max_distance_km is not None:
-        mask |= np.where(distance > child.max_distance_km, BIT["too_far"], 0).astype(np.uint16)
+        row |= np.where(distance > child.max_distance_km, BIT["too_far"], 0).astype(np.uint16)
     for zone in child.exclusion_zones:
         inside = distances_km(zone.lat, zone.lon, places) < zone.radius_km
-        mask |= np.where(inside, BIT["exclusion_zone"], 0).astype(np.uint16)
+        row |= np.where(inside, BIT["exclusion_zone"], 0).astype(np.uint16)
     forbidden = _forbidden_resident_flags(child, places)
     if forbidden is not None:
         clash = (places.resident_flags & forbidden).any(axis=1)
-        mask |= np.where(clash, BIT["mix_conflict"], 0).astype(np.uint16)
-    return mask
+        row |= np.where(clash, BIT["mix_conflict"], 0).astype(np.uint16)
 
 
 def _lacks_needs(child: Child, places: Estate) -> npt.NDArray[np.bool_]:

@@ -15,7 +15,17 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from solver import Child, ExclusionZone, Problem, Unit, eligibility, has_option, match, rank
+from solver import (
+    Child,
+    ExclusionZone,
+    Problem,
+    Unit,
+    eligibility,
+    has_option,
+    match,
+    rank,
+    without_option,
+)
 from solver.check import objective, violations
 from solver.generate import generate
 from solver.instance import load_problem
@@ -30,7 +40,14 @@ from solver.match import (
     score_from_at_least,
 )
 from solver.match import _solution as answer
-from solver.rules import child_reasons, distances_km, estate, flags_conflict
+from solver.rules import (
+    child_reasons,
+    children_reasons,
+    distances_km,
+    estate,
+    flags_conflict,
+    reasons_of,
+)
 from solver.score import COMPONENTS, pair_score, score_rows
 
 solver_match = importlib.import_module("solver.match")  # `solver.match` is also the function
@@ -222,6 +239,23 @@ def test_rank_reasons_are_exactly_the_failing_rules(problem: Problem, data: st.D
     scores = [option.score for option in ranking.options]
     assert scores == sorted(scores, reverse=True)
     assert has_option(problem, child.id) == bool(ranking.options)
+
+
+@SETTINGS
+@given(any_problem)
+def test_reasons_for_several_children_are_the_failing_rules_of_each(problem: Problem) -> None:
+    places = estate(problem)
+    rows = [distances_km(child.lat, child.lon, places) for child in problem.children]
+    distance = np.stack(rows) if rows else np.zeros((0, len(problem.units)))
+    masks = children_reasons(problem.children, places, distance)
+    assert masks.shape == (len(problem.children), len(problem.units))
+    hopeless = []
+    for c, child in enumerate(problem.children):
+        expected = [eligibility(child, unit, problem) for unit in problem.units]
+        assert [frozenset(reasons_of(m)) for m in masks[c].tolist()] == expected
+        if all(expected):
+            hopeless.append(child.id)
+    assert without_option(problem) == tuple(hopeless)
 
 
 @SETTINGS
