@@ -212,3 +212,32 @@ def test_offers_for_several_requests_refuse_one_without_touching_the_others(
     assert [o.unit_id for o in made[2]] == [o.unit_id for o in alone]
     with seeded.read() as session:
         assert session.query(Offer).filter(Offer.request_id == gone.id).count() == 0
+
+
+def test_timestamps_read_back_as_aware_utc_whatever_offset_they_were_written_with(
+    sessions: Sessions,
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from placements import audit
+    from placements.models import AuditEvent
+
+    written = datetime(2027, 3, 28, 0, 30, 15, 250000, tzinfo=UTC)  # the clocks change that night
+    with sessions.begin() as session:
+        events = [audit.event(ADMIN, "test", "unit", key, at=written) for key in ("a", "b")]
+        audit.record_all(session, events)
+        # A value written by hand with an offset, as a migration or an operator might.
+        session.execute(
+            text("UPDATE audit_event SET at = '2027-03-28 02:30:15+01:00' WHERE object_id = 'b'")
+        )
+        events = [audit.event(ADMIN, "test", "unit", "c", at=written)]
+        audit.record_all(session, events)
+        session.execute(text("UPDATE audit_event SET at = '2027-03-28' WHERE object_id = 'c'"))
+    with sessions.read() as session:
+        read = dict(session.execute(select(AuditEvent.object_id, AuditEvent.at)).all())
+    assert read["a"] == written and read["a"].utcoffset() == timedelta(0)
+    assert read["b"] == datetime(2027, 3, 28, 1, 30, 15, tzinfo=UTC)
+    assert read["b"].tzinfo is UTC
+    assert read["c"] == datetime(2027, 3, 28, tzinfo=UTC)
