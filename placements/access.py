@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session, selectinload
@@ -285,10 +285,18 @@ def outside(actor: Actor, authority_id: str) -> bool:
     return actor.authority_id != authority_id
 
 
+def read_events(actor: Actor, request: PlacementRequest, now: datetime) -> list[dict[str, Any]]:
+    """The audit event (as a row, `audit.event`) of a read of a request from outside its
+    authority; none for a read from inside it."""
+    if not outside(actor, request.authority_id):
+        return []
+    return [audit.event(actor, "request.read", "request", request.id, at=now)]
+
+
 def audit_read_in(session: Session, actor: Actor, request: PlacementRequest, now: datetime) -> None:
     """Log, in the caller's write transaction, a read of a request from outside its authority."""
-    if outside(actor, request.authority_id):
-        audit.record(session, actor, "request.read", "request", request.id, at=now)
+    for row in read_events(actor, request, now):
+        audit.add(session, row)
 
 
 def audit_read(sessions: Sessions, actor: Actor, request: PlacementRequest, now: datetime) -> None:

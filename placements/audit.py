@@ -56,7 +56,12 @@ def record(
     note: str | None = None,
 ) -> None:
     """Add an audit event to the caller's transaction."""
-    row = event(actor, action, object_type, object_id, at=at, before=before, after=after, note=note)
+    add(session, event(actor, action, object_type, object_id, at=at, before=before, after=after,
+                       note=note))  # fmt: skip
+
+
+def add(session: Session, row: dict[str, Any]) -> None:
+    """Add an audit event (a row of `event`) to the caller's transaction, written at its flush."""
     session.add(AuditEvent(**row))
 
 

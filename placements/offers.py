@@ -239,8 +239,7 @@ def _offer(session: Session, actor: Actor, request: PlacementRequest, choice: Of
     if request.status not in OFFERABLE:
         raise InvalidTransition(f"request {request.id} is {request.status}; cannot offer it")
     chosen = _chosen(ranker.rank(request), choice, pending)
-    if access.outside(actor, request.authority_id):  # the read is audited, as `audit_read_in`
-        writes.events.append(audit.event(actor, "request.read", "request", request.id, at=now))
+    writes.events.extend(access.read_events(actor, request, now))  # a read from outside
     created = []
     for option in chosen:
         offer_id = new_id("OFF")

@@ -160,9 +160,14 @@ def test_reads_outside_the_authority_are_audited(seeded: Sessions) -> None:
     made = requests.create(seeded, SURREY, welfare_facts("SUR-2"), now=NOW)
     requests.get(seeded, SURREY, made.id, now=NOW)
     requests.get(seeded, ADMIN, made.id, now=NOW)
+    # Offering reads the request too: audited for the coordinator, not for its own director.
+    for actor in (SURREY, ADMIN):
+        made_offers = offers.create_offers(seeded, actor, made.id, offers.OfferChoice(top=1),
+                                           settings=SETTINGS, now=NOW)  # fmt: skip
+        assert len(made_offers) == 1
     with seeded.read() as session:
         reads = session.scalars(select(AuditEvent).where(AuditEvent.action == "request.read")).all()
-    assert [(e.actor_label, e.object_id) for e in reads] == [("coordinator", made.id)]
+    assert [(e.actor_label, e.object_id) for e in reads] == [("coordinator", made.id)] * 2
 
 
 @pytest.mark.parametrize(
