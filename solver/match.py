@@ -44,8 +44,7 @@ from solver.rules import (
     BoolArray,
     FloatArray,
     IntArray,
-    children_reasons,
-    distances_km,
+    children_masks,
     estate,
     flags_conflict,
 )
@@ -912,10 +911,7 @@ def _ruled_out(problem: Problem, children: list[int]) -> dict[int, list[int]]:
     """For each of these children (by index), how many units each reason rules out."""
     if not children:
         return {}
-    places = estate(problem)
-    chosen = [problem.children[c] for c in children]
-    distance = np.stack([distances_km(child.lat, child.lon, places) for child in chosen])
-    masks = children_reasons(chosen, places, distance)
+    masks = children_masks([problem.children[c] for c in children], estate(problem))
     # Every reason's bit of every unit counted at once, for all the children.
     counts = ((masks[:, :, None] >> REASON_SHIFTS) & 1).sum(axis=1).tolist()
     return dict(zip(children, counts, strict=True))

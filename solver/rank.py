@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from solver.model import Child, Excluded, Option, Problem, Ranking
-from solver.rules import child_reasons, children_reasons, distances_km, estate, reasons_of
+from solver.rules import child_reasons, children_masks, distances_km, estate, reasons_of
 from solver.score import COMPONENTS, score_rows
 
 
@@ -79,10 +79,6 @@ def has_option(problem: Problem, child_id: str) -> bool:
 def without_option(problem: Problem) -> tuple[str, ...]:
     """The children (in the problem's order) for whom no unit is eligible: those for whom
     `has_option` is false, found for all at once."""
-    if not problem.children:
-        return ()
-    places = estate(problem)
-    distance = np.stack([distances_km(c.lat, c.lon, places) for c in problem.children])
-    masks = children_reasons(problem.children, places, distance)
+    masks = children_masks(problem.children, estate(problem))
     hopeless = ~np.any(masks == 0, axis=1)
     return tuple(problem.children[c].id for c in np.flatnonzero(hopeless).tolist())

@@ -265,6 +265,13 @@ def children_reasons(children: Sequence[Child], places: Estate, distance: FloatA
     return mask
 
 
+def children_masks(children: Sequence[Child], places: Estate) -> MaskArray:
+    """`children_reasons` with each child's distances to the units worked out here."""
+    rows = [distances_km(child.lat, child.lon, places) for child in children]
+    distance = np.stack(rows) if rows else np.zeros((0, len(places.free_beds)))
+    return children_reasons(children, places, distance)
+
+
 def _own_reasons(child: Child, places: Estate, distance: FloatArray, row: MaskArray) -> None:
     """Add to a child's row of masks (in place) the rules that depend on its own lists and
     limits, given its distances to the units."""
